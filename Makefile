@@ -1,0 +1,33 @@
+# vendd — quickstart: `make demo` (the daemon on the simulated machine) and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: demo test lint bench chaos soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/vendd-sim demo --config config/sim.toml
+
+# The MQTT tests run against a real Mosquitto; on a machine without one it is installed
+# from the distribution's packages (needs root, as in CI).
+test: $(STAMP)
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
+	$(VENV)/bin/ruff check vendd simulator tests bench
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vendd simulator tests bench
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: each `bench_*.py` prints `BENCH <name> <figure> goal <goal> <met|missed>`."""

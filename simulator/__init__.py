@@ -1,0 +1,1 @@
+"""The hardware simulator: device peers on pseudo-terminals and the cabinet model."""

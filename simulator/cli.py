@@ -1,0 +1,92 @@
+"""`vendd-sim demo | run`: the real daemon on the simulated cabinet."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulator.scenarios import Traffic, demo
+from simulator.sim import Simulation
+from vendd.config import load_config
+from vendd.errors import ConfigError, VenddError
+from vendd.ledger.ledger import open_readonly
+from vendd.ledger.reports import render, sales_report
+from vendd.money import Money
+
+DEFAULT_CONFIG = "config/sim.toml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="vendd-sim", description="vendd on a simulated cabinet")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    d = sub.add_parser("demo", help="a scripted morning at the machine, then the sales report")
+    d.add_argument("--config", default=DEFAULT_CONFIG)
+    r = sub.add_parser("run", help="run the daemon on simulated devices until stopped")
+    r.add_argument("--config", default=DEFAULT_CONFIG)
+    r.add_argument("--traffic", type=int, metavar="SEED",
+                   help="seeded random buyers and seamstresses")
+    r.add_argument("--tally", type=Path, help="append what physically happened to this file")
+    r.add_argument("--log-level", default="WARNING")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "demo":
+            return run_demo(args.config)
+        return run_until_stopped(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except VenddError as exc:
+        print(f"vendd-sim: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_demo(config_path: str) -> int:
+    config = load_config(config_path)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sim = Simulation(config)
+    sim.start()
+    try:
+        demo(sim, print)
+    finally:
+        sim.stop()
+    money = Money(config.machine.currency, config.machine.decimals)
+    db = open_readonly(config.ledger.path)
+    try:
+        print()
+        print(render(sales_report(db, "maker"), "table", money))
+    finally:
+        db.close()
+    print(f"\nledger: {config.ledger.path.resolve()}")
+    return 0
+
+
+def run_until_stopped(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sim = Simulation(config, tally_path=args.tally)
+    sim.start()
+    # The credit the daemon recovered from the journal, before anyone touches the machine.
+    print(f"ready credit={sim.state.credit}", flush=True)
+    traffic = Traffic(sim, args.traffic) if args.traffic is not None else None
+    if traffic is not None:
+        traffic.start()
+    stop.wait()
+    if traffic is not None:
+        traffic.stop()
+    sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Scripted people at the simulated machine: the demo's buyers, and seeded random traffic."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+
+from simulator.sim import Simulation
+from vendd.events import ClearSlotFault, SetStock, VendOutcome
+from vendd.machine import Mode
+from vendd.money import Money
+
+Say = Callable[[str], None]
+
+
+def coins_for(amount: int, coins: list[int]) -> list[int]:
+    """Coins a buyer would put in to reach `amount`: largest first, overshooting by at most
+    the smallest coin."""
+    out, left = [], amount
+    for coin in sorted(coins, reverse=True):
+        while left >= coin:
+            out.append(coin)
+            left -= coin
+    if left > 0:
+        out.append(min(c for c in coins if c >= left))
+    return out
+
+
+def coin_values(sim: Simulation) -> list[int]:
+    ca = sim.config.coin_acceptor
+    assert ca is not None
+    return [c.value for c in ca.coins]
+
+
+def pay(sim: Simulation, price: int) -> None:
+    """Insert coins until the credit covers `price`, waiting for each to be credited."""
+    for coin in coins_for(max(price - sim.state.credit, 0), coin_values(sim)):
+        before = sim.state.credit
+        sim.insert_coin(coin)
+        sim.wait(lambda s, b=before: s.credit > b or s.mode is Mode.OUT_OF_SERVICE)
+
+
+def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:
+    """She clears old faults and fills every spiral to capacity. Returns what she did."""
+    controller = sim.daemon.controller
+    assert controller is not None
+    done = []
+    for slot in sim.state.slots.values():
+        if slot.fault is not None:
+            controller.submit(ClearSlotFault(actor, slot.id)).result(5)
+            done.append(f"{slot.id}: fault {slot.fault} cleared")
+        if slot.stock < slot.capacity:
+            controller.submit(SetStock(actor, slot.id, slot.capacity)).result(5)
+            done.append(f"{slot.id}: {slot.stock} -> {slot.capacity}")
+        sim.load(slot.id, slot.capacity)
+    return done
+
+
+def buy(sim: Simulation, slot_id: str) -> bool:
+    """Pay for and select one product; True when it was delivered."""
+    slot = sim.state.slots[slot_id]
+    pay(sim, slot.price)
+    sales_before = sim.state.last_vend_id
+    sim.press(slot_id)
+    state = sim.wait(lambda s: s.last_vend_id > sales_before and s.vend is None)
+    return state.slots[slot_id].fault is None
+
+
+def demo(sim: Simulation, say: Say) -> None:
+    money = Money(sim.config.machine.currency, sim.config.machine.decimals)
+    maker = sim.config.makers[0]
+    say(f"{maker.name} opens the door and fills the machine:")
+    for line in seamstress_prepares(sim, maker.id):
+        say(f"  {line}")
+
+    first, second, fallback = (sim.config.slots[0], sim.config.slots[2],
+                               sim.config.slots[6])
+    say(f"Buyer 1 pays {money(first.price)} in coins for {first.id} ({first.product})")
+    buy(sim, first.id)
+    say(f"  display: {' | '.join(sim.display())}")
+
+    sim.faults[second.id] = VendOutcome.JAMMED
+    say(f"Buyer 2 pays {money(second.price)} for {second.id} ({second.product}); "
+        f"the spiral jams")
+    delivered = buy(sim, second.id)
+    assert not delivered
+    say(f"  display: {' | '.join(sim.display())}; credit back: {money(sim.state.credit)}")
+    del sim.faults[second.id]
+    say(f"Buyer 2 chooses {fallback.id} ({fallback.product}, {money(fallback.price)}) instead")
+    buy(sim, fallback.id)
+    say(f"  display: {' | '.join(sim.display())}")
+    left = sim.state.credit
+    if left:
+        say(f"  {money(left)} of credit stays for the next purchase (no changer fitted)")
+
+
+class Traffic:
+    """Seeded random buyers and seamstresses, for `vendd-sim run --traffic SEED`."""
+
+    def __init__(self, sim: Simulation, seed: int, jam_rate: float = 0.05) -> None:
+        self.sim = sim
+        self.rng = random.Random(seed)
+        self.jam_rate = jam_rate
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=15)
+
+    def _run(self) -> None:
+        sim, rng = self.sim, self.rng
+        actor = sim.config.makers[0].id
+        while not self.stopping.is_set():
+            sim.wait_idle()
+            if any(s.stock == 0 or s.fault for s in sim.state.slots.values()):
+                seamstress_prepares(sim, actor)
+            slot = rng.choice(list(sim.state.slots.values()))
+            if rng.random() < self.jam_rate:
+                sim.faults[slot.id] = rng.choice([VendOutcome.JAMMED, VendOutcome.NO_DROP])
+            else:
+                sim.faults.pop(slot.id, None)
+            if rng.random() < 0.1:
+                sim.insert_coin(rng.choice(coin_values(sim)))  # a buyer who walks away
+                continue
+            buy(sim, slot.id)

@@ -1,0 +1,164 @@
+"""`vendd run | check-config | verify | report | ...`: one clear line and a non-zero exit on
+bad input, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+from vendd.config import Config, load_config, pin_table
+from vendd.errors import ConfigError, VenddError
+from vendd.ledger.ledger import open_readonly
+from vendd.ledger.reports import render, sales_report
+from vendd.ledger.verify import verify
+from vendd.money import Money
+
+DEFAULT_CONFIG = "/etc/vendd/vendd.toml"
+EXIT_USAGE = 2
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, sys.stdout))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except VenddError as exc:
+        print(f"vendd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vendd", description="vending machine controller daemon")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace, TextIO], int],
+                help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--config", default=DEFAULT_CONFIG, help="config file (TOML)")
+        sp.set_defaults(func=func)
+        return sp
+
+    run = command("run", _run, "run the daemon until SIGTERM")
+    run.add_argument("--log-level", default="INFO",
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    check = command("check-config", _check_config, "check a config file and summarise it")
+    check.add_argument("file", nargs="?", help="the file to check (default: --config)")
+    ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
+    ver.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    rep = command("report", _report, "sales by maker, product, slot or day")
+    rep.add_argument("--by", choices=["maker", "product", "slot", "day"], default="maker")
+    rep.add_argument("--from", dest="start", type=_day, help="first local day, YYYY-MM-DD")
+    rep.add_argument("--to", dest="end", type=_day, help="last local day, YYYY-MM-DD")
+    rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rep.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    return p
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _ledger_path(args: argparse.Namespace, config: Config) -> Path:
+    return Path(args.ledger) if getattr(args, "ledger", None) else config.ledger.path
+
+
+def _check_config(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.file or args.config)
+    money = Money(config.machine.currency, config.machine.decimals)
+    m = config.machine
+    out.write(f"{args.file or args.config}: OK\n")
+    out.write(f"machine  {m.id} — {m.name} ({m.location})\n")
+    out.write(f"money    {m.currency}, {m.decimals} decimals; language {m.language}; "
+              f"time zone {m.timezone}\n")
+    s = config.shares
+    out.write(f"shares   maker {s.maker}%, collective {s.collective}%, museum {s.museum}%\n")
+    makers = {mk.id: mk.name for mk in config.makers}
+    out.write(f"makers   {len(makers)}: {', '.join(makers.values())}\n")
+    out.write(f"slots    {len(config.slots)}:\n")
+    for slot in config.slots:
+        out.write(f"  {slot.id:<4}{slot.product[:28]:<29}{makers[slot.maker][:18]:<19}"
+                  f"{money(slot.price):>8}  x{slot.capacity}\n")
+    ca = config.coin_acceptor
+    coins = ", ".join(c.label for c in ca.coins) if ca else "none"
+    out.write(f"coins    {ca.kind if ca else 'none'}: {coins}\n")
+    out.write(f"devices  dispenser {config.dispenser.kind}, buttons {config.buttons.kind}, "
+              f"display {config.display.kind}; {len(pin_table(config))} GPIO pins\n")
+    mq = config.mqtt
+    out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
+              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+    out.write(f"ledger   {config.ledger.path}\n")
+    return 0
+
+
+def _verify(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    path = _ledger_path(args, config)
+    db = open_readonly(path)
+    try:
+        report = verify(db, config.machine.timezone)
+    finally:
+        db.close()
+    money = Money(config.machine.currency, config.machine.decimals)
+    if not report.ok:
+        for problem in report.problems:
+            out.write(f"{path}: {problem}\n")
+        out.write(f"{path}: FAILED ({len(report.problems)} problems in {report.rows} rows)\n")
+        return 1
+    t = report.money
+    out.write(f"{path}: OK, {report.rows} rows, head {report.head[:16]}\n")
+    out.write(f"money in {money(t.cash_in)} = sales {money(t.cash_sales)} + paid out "
+              f"{money(t.paid_out)} + owed {money(t.owed)} + unclaimed {money(t.unclaimed)} + "
+              f"credit held {money(report.credit + t.held_in_vend)}\n")
+    return 0
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config(args.config)
+    if args.start and args.end and args.start > args.end:
+        raise VenddError(f"--from {args.start} is after --to {args.end}")
+    db = open_readonly(_ledger_path(args, config))
+    try:
+        report = sales_report(db, args.by, args.start, args.end)
+    finally:
+        db.close()
+    money = Money(config.machine.currency, config.machine.decimals)
+    out.write(render(report, args.format, money) + "\n")
+    return 0
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.app import Daemon
+
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    config = load_config(args.config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    daemon = Daemon(config)
+    daemon.start()
+    daemon.wait_ready()
+    stop.wait()
+    daemon.stop(vend_grace_s=config.dispenser.home_timeout_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

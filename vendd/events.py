@@ -1,0 +1,167 @@
+"""What the world tells the machine. Device threads build these and put them on the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class VendOutcome(StrEnum):
+    DELIVERED = "delivered"
+    NO_DROP = "no_drop"
+    JAMMED = "jammed"
+    STUCK_AT_HOME = "stuck_at_home"
+    INTERRUPTED = "interrupted"  # the daemon stopped or died mid-vend
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class; every event is a frozen value."""
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """The controller finished start-up; the machine may open for sale."""
+
+
+@dataclass(frozen=True)
+class CreditInserted(Event):
+    """Cash accepted by a device (coin or stacked bill): money in."""
+
+    device: str
+    amount: int
+    label: str = ""
+    route: str = "cashbox"  # cashbox | tubes | stacker
+
+
+@dataclass(frozen=True)
+class CoinRejected(Event):
+    """A coin the acceptor returned to the buyer: counted, never credited."""
+
+    device: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CardSessionBegun(Event):
+    device: str
+    funds: int  # what the reader reports as available; -1 when unknown
+
+
+@dataclass(frozen=True)
+class CardVendApproved(Event):
+    device: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class CardVendDenied(Event):
+    device: str
+
+
+@dataclass(frozen=True)
+class CardSessionEnded(Event):
+    device: str
+
+
+@dataclass(frozen=True)
+class SelectionPressed(Event):
+    slot: str
+
+
+@dataclass(frozen=True)
+class VendFinished(Event):
+    vend_id: int
+    slot: str
+    outcome: VendOutcome
+    turns: int = 1
+
+
+@dataclass(frozen=True)
+class PayoutFinished(Event):
+    """A changer finished paying out: `paid` may be short of `requested` (jam, empty tube)."""
+
+    device: str
+    requested: int
+    paid: int
+
+
+@dataclass(frozen=True)
+class CancelPressed(Event):
+    """Coin-return button: the buyer wants the unspent credit back."""
+
+
+@dataclass(frozen=True)
+class TimerExpired(Event):
+    """A timer the machine asked for ran out. `token` tells a stale timer from a live one."""
+
+    name: str
+    token: int
+
+
+@dataclass(frozen=True)
+class DeviceFault(Event):
+    device: str
+    code: str
+    detail: str = ""
+    blocking: bool = True  # False: journal it, keep selling (a fraud attempt, lost events)
+
+
+@dataclass(frozen=True)
+class DeviceRecovered(Event):
+    device: str
+
+
+@dataclass(frozen=True)
+class ServiceKey(Event):
+    on: bool
+
+
+# --- changes made by a seamstress (service menu) or a coordinator (MQTT request) ---------------
+
+
+@dataclass(frozen=True)
+class AdminEvent(Event):
+    """A change asked for by a person; `actor` is who (maker id, `coordinator`, `config`)."""
+
+    actor: str
+
+
+@dataclass(frozen=True)
+class SetPrice(AdminEvent):
+    slot: str
+    price: int
+
+
+@dataclass(frozen=True)
+class SetStock(AdminEvent):
+    slot: str
+    stock: int
+    reason: str = "restock"  # restock (products loaded) | adjust (count corrected)
+
+
+@dataclass(frozen=True)
+class SetSlotEnabled(AdminEvent):
+    slot: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class ClearSlotFault(AdminEvent):
+    slot: str
+
+
+@dataclass(frozen=True)
+class SetOutOfService(AdminEvent):
+    out_of_service: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CollectCash(AdminEvent):
+    counted: int
+
+
+@dataclass(frozen=True)
+class TestVend(AdminEvent):
+    slot: str

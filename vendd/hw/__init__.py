@@ -1,0 +1,1 @@
+"""Device drivers, each behind a small Protocol in `vendd.hw.base`."""

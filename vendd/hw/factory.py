@@ -1,0 +1,75 @@
+"""Build the configured devices. One branch per device kind; drivers are imported lazily so a
+Pi-only library is needed only where that kind is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vendd.config import Config
+from vendd.errors import ConfigError
+from vendd.hw.base import CardReader, CashAcceptor, Changer, Device, Dispenser, Display
+from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispenser, VirtualDisplay
+
+
+@dataclass
+class Devices:
+    dispenser: Dispenser
+    display: Display
+    acceptors: list[CashAcceptor] = field(default_factory=list)
+    changer: Changer | None = None
+    card_reader: CardReader | None = None
+    inputs: list[Device] = field(default_factory=list)  # buttons, keypad, service key
+
+    def all(self) -> list[Device]:
+        out: list[Device] = [self.display, self.dispenser, *self.acceptors, *self.inputs]
+        out += [d for d in (self.changer, self.card_reader) if d is not None]
+        return out
+
+
+def build_devices(config: Config, pin_factory: Any = None) -> Devices:
+    """`pin_factory`: a gpiozero pin factory (lgpio on a Pi, MockFactory in the simulator)."""
+    return Devices(
+        dispenser=_dispenser(config, pin_factory),
+        display=_display(config),
+        acceptors=_acceptors(config, pin_factory),
+        inputs=[_buttons(config, pin_factory)],
+    )
+
+
+def _not_built(section: str, kind: str) -> ConfigError:
+    return ConfigError([f"{section}.kind: {kind!r} is not supported by this build"])
+
+
+def _acceptors(config: Config, pin_factory: Any) -> list[CashAcceptor]:
+    ca = config.coin_acceptor
+    if ca is None:
+        return []
+    if ca.kind == "virtual":
+        return [VirtualCoinAcceptor("coin_acceptor", [c.value for c in ca.coins])]
+    if ca.kind == "cctalk":
+        from vendd.hw.cctalk.driver import CctalkCoinAcceptor
+
+        return [CctalkCoinAcceptor("coin_acceptor", ca)]
+    raise _not_built("coin_acceptor", ca.kind)
+
+
+def _dispenser(config: Config, pin_factory: Any) -> Dispenser:
+    d = config.dispenser
+    if d.kind == "virtual":
+        return VirtualDispenser("dispenser", d.turn_time_s)
+    raise _not_built("dispenser", d.kind)
+
+
+def _buttons(config: Config, pin_factory: Any) -> Device:
+    b = config.buttons
+    if b.kind == "virtual":
+        return VirtualButtons("buttons")
+    raise _not_built("buttons", b.kind)
+
+
+def _display(config: Config) -> Display:
+    d = config.display
+    if d.kind == "virtual":
+        return VirtualDisplay("display")
+    raise _not_built("display", d.kind)

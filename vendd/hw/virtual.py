@@ -1,0 +1,139 @@
+"""In-memory devices: the virtual backend of every device kind (config `kind = "virtual"`).
+
+Like a virtual CAN bus, they are used by the controller tests and by the simulator: the
+simulator holds the same objects and plays the other side (inserting coins, pressing buttons,
+deciding what falls out of a spiral)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from vendd.events import (
+    CancelPressed,
+    CoinRejected,
+    CreditInserted,
+    SelectionPressed,
+    ServiceKey,
+    VendFinished,
+    VendOutcome,
+)
+from vendd.hw.base import Post
+
+log = logging.getLogger(__name__)
+
+
+def _unstarted(event: object) -> None:
+    raise RuntimeError("device used before start()")
+
+
+class VirtualCoinAcceptor:
+    def __init__(self, name: str, coin_values: list[int]) -> None:
+        self.name = name
+        self.coin_values = set(coin_values)
+        self.accepting = False
+        self._post: Post = _unstarted
+        self.on_accept: Callable[[int], None] | None = None  # the simulator's tally
+
+    def start(self, post: Post) -> None:
+        self._post = post
+
+    def stop(self) -> None:
+        self.accepting = False
+
+    def set_accepting(self, accepting: bool) -> None:
+        self.accepting = accepting
+
+    def insert(self, value: int, label: str = "") -> bool:
+        """A coin goes in the slot; True when the acceptor kept it."""
+        if not self.accepting or value not in self.coin_values:
+            reason = "inhibited" if not self.accepting else "unknown coin"
+            self._post(CoinRejected(self.name, reason))
+            return False
+        if self.on_accept is not None:
+            self.on_accept(value)
+        self._post(CreditInserted(self.name, value, label))
+        return True
+
+
+class VirtualDispenser:
+    """A motor turn takes `turn_time_s`; what happens is decided by `outcome_for`."""
+
+    def __init__(self, name: str = "dispenser", turn_time_s: float = 0.0) -> None:
+        self.name = name
+        self.turn_time_s = turn_time_s
+        self._post: Post = _unstarted
+        self._stopping = threading.Event()
+        self._busy = threading.Lock()
+        self.motor_on: str | None = None
+        # The simulator decides the physics; by default every turn delivers.
+        self.outcome_for: Callable[[str], VendOutcome] = lambda slot: VendOutcome.DELIVERED
+        self._thread: threading.Thread | None = None
+
+    def start(self, post: Post) -> None:
+        self._post = post
+        self._stopping.clear()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.motor_on = None
+
+    def vend(self, vend_id: int, slot: str) -> None:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("a vend is already running")  # the machine never asks twice
+        self._thread = threading.Thread(
+            target=self._turn, args=(vend_id, slot), name=f"vend-{vend_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _turn(self, vend_id: int, slot: str) -> None:
+        try:
+            self.motor_on = slot
+            interrupted = self._stopping.wait(self.turn_time_s)
+            outcome = VendOutcome.INTERRUPTED if interrupted else self.outcome_for(slot)
+        finally:
+            self.motor_on = None
+            self._busy.release()
+        self._post(VendFinished(vend_id, slot, outcome))
+
+
+class VirtualButtons:
+    def __init__(self, name: str = "buttons") -> None:
+        self.name = name
+        self._post: Post = _unstarted
+
+    def start(self, post: Post) -> None:
+        self._post = post
+
+    def stop(self) -> None:
+        pass
+
+    def press(self, slot: str) -> None:
+        self._post(SelectionPressed(slot))
+
+    def cancel(self) -> None:
+        self._post(CancelPressed())
+
+    def service_key(self, on: bool) -> None:
+        self._post(ServiceKey(on))
+
+
+class VirtualDisplay:
+    def __init__(self, name: str = "display") -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self.on_show: Callable[[list[str]], None] | None = None
+
+    def start(self, post: Post) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def show(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        if self.on_show is not None:
+            self.on_show(self.lines)

@@ -1,0 +1,148 @@
+"""The ledger: the journal plus its projection tables, written in one transaction per step."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from vendd.commands import Fact
+from vendd.errors import LedgerError
+from vendd.ledger import projection
+from vendd.ledger.db import connect
+from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash, row_from_db, utc_now
+from vendd.ledger.schema import migrate
+
+
+@dataclass(frozen=True)
+class SlotRecord:
+    id: str
+    product: str
+    maker: str
+    price: int
+    config_price: int
+    capacity: int
+    stock: int
+    enabled: bool
+    fault: str | None
+
+
+@dataclass(frozen=True)
+class OpenVend:
+    vend: int
+    slot: str
+    price: int
+    payment: str
+
+
+@dataclass(frozen=True)
+class MachineRecord:
+    credit: int
+    cash_box: int
+    out_of_service: str | None
+    open_vend: OpenVend | None
+    device_faults: dict[str, str]
+
+
+class Ledger:
+    """Owned by one thread (the controller). Readers open their own connection."""
+
+    def __init__(self, path: str | Path, tz: ZoneInfo | str = "UTC",
+                 clock: Callable[[], str] = utc_now) -> None:
+        self.path = Path(path)
+        self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+        self._clock = clock
+        self.db: sqlite_utils.Database = connect(self.path)
+        migrate(self.db)
+        self._seq, self._hash = self._read_head()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _read_head(self) -> tuple[int, str]:
+        row = self.db.conn.execute(
+            "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    @property
+    def head(self) -> tuple[int, str]:
+        return self._seq, self._hash
+
+    def append(self, facts: Sequence[Fact]) -> list[JournalRow]:
+        """Journal every fact and apply it to the state tables, all or nothing."""
+        if not facts:
+            return []
+        conn = self.db.conn
+        seq, prev = self._seq, self._hash
+        rows: list[JournalRow] = []
+        try:
+            with self.db.atomic():
+                for fact in facts:
+                    seq += 1
+                    ts = self._clock()
+                    body = canonical(fact.fields)
+                    digest = chain_hash(prev, seq, ts, fact.kind, body)
+                    conn.execute(
+                        "INSERT INTO journal (seq, ts, kind, fields, hash) VALUES (?, ?, ?, ?, ?)",
+                        (seq, ts, fact.kind, body, digest),
+                    )
+                    projection.apply(conn, seq, ts, fact.kind, fact.fields, self.tz)
+                    rows.append(JournalRow(seq, ts, fact.kind, dict(fact.fields), digest))
+                    prev = digest
+        except (sqlite3.Error, KeyError) as exc:
+            raise LedgerError(f"cannot journal {[f.kind for f in facts]}: {exc}") from exc
+        self._seq, self._hash = seq, prev
+        return rows
+
+    # --- reading --------------------------------------------------------------------------
+
+    def slots(self) -> list[SlotRecord]:
+        cur = self.db.conn.execute(
+            "SELECT s.id, p.name, p.maker, s.price, s.config_price, s.capacity, s.stock, "
+            "s.enabled, s.fault FROM slots s JOIN products p ON p.id = s.product ORDER BY s.id"
+        )
+        return [SlotRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8])
+                for r in cur]
+
+    def makers(self) -> dict[str, str]:
+        return dict(self.db.conn.execute("SELECT id, name FROM makers"))
+
+    def machine(self) -> MachineRecord:
+        r = self.db.conn.execute(
+            "SELECT credit, cash_box, out_of_service, open_vend, open_vend_slot, "
+            "open_vend_price, open_vend_payment FROM machine WHERE id = 1"
+        ).fetchone()
+        open_vend = OpenVend(r[3], r[4], r[5], r[6]) if r[3] is not None else None
+        faults = dict(self.db.conn.execute("SELECT device, code FROM device_faults"))
+        return MachineRecord(r[0], r[1], r[2], open_vend, faults)
+
+    def last_vend_id(self) -> int:
+        return self.db.conn.execute("SELECT vends FROM machine WHERE id = 1").fetchone()[0]
+
+
+def read_rows(db: sqlite_utils.Database, after: int, limit: int = 500) -> list[JournalRow]:
+    """Journal rows with seq > after, in order (for the relay and the exports)."""
+    cur = db.conn.execute(
+        "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    )
+    return [row_from_db(*r) for r in cur]
+
+
+def iter_rows(db: sqlite_utils.Database, batch: int = 5000) -> Iterator[JournalRow]:
+    after = 0
+    while rows := read_rows(db, after, batch):
+        yield from rows
+        after = rows[-1].seq
+
+
+def open_readonly(path: str | Path) -> sqlite_utils.Database:
+    path = Path(path)
+    if not path.is_file():
+        raise LedgerError(f"{path}: no such ledger file")
+    return connect(path, readonly=True)

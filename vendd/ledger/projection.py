@@ -1,0 +1,190 @@
+"""How each kind of journal fact changes the current-state tables.
+
+This is the only code that writes those tables: `Ledger.append` runs it in the same
+transaction as the journal row, and `verify` runs it again over the whole journal into a
+scratch database to prove the tables are what the journal says."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+Fields = dict[str, Any]
+Handler = Callable[[sqlite3.Connection, int, str, Fields, ZoneInfo], None]
+
+_HANDLERS: dict[str, Handler] = {}
+
+# Kinds that only record something (no state change): still journaled and published.
+RECORD_ONLY = frozenset(
+    {"stopped", "card_denied", "card_approved", "service_key", "note"}
+)
+
+
+def handles(*kinds: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for kind in kinds:
+            _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def apply(conn: sqlite3.Connection, seq: int, ts: str, kind: str, fields: Fields,
+          tz: ZoneInfo) -> None:
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        handler(conn, seq, ts, fields, tz)
+    elif kind not in RECORD_ONLY:
+        raise KeyError(f"no projection for journal kind {kind!r}")
+
+
+def known_kinds() -> frozenset[str]:
+    return frozenset(_HANDLERS) | RECORD_ONLY
+
+
+def local_day(ts: str, tz: ZoneInfo) -> str:
+    return datetime.fromisoformat(ts).astimezone(tz).date().isoformat()
+
+
+@handles("maker_added")
+def _maker(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute(
+        "INSERT INTO makers (id, name) VALUES (?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET name = excluded.name",
+        (f["maker"], f["name"]),
+    )
+
+
+@handles("slot_configured")
+def _slot(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute(
+        "INSERT INTO products (name, maker) VALUES (?, ?) ON CONFLICT(name, maker) DO NOTHING",
+        (f["product"], f["maker"]),
+    )
+    (product,) = conn.execute(
+        "SELECT id FROM products WHERE name = ? AND maker = ?", (f["product"], f["maker"])
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO slots (id, product, price, config_price, capacity, stock) "
+        "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET product=excluded.product, "
+        "price=excluded.price, config_price=excluded.config_price, capacity=excluded.capacity",
+        (f["slot"], product, f["price"], f["price"], f["capacity"]),
+    )
+
+
+@handles("price_set")
+def _price(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET price = ? WHERE id = ?", (f["price"], f["slot"]))
+
+
+@handles("stock_set")
+def _stock(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET stock = ? WHERE id = ?", (f["after"], f["slot"]))
+
+
+@handles("slot_enabled")
+def _enabled(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET enabled = ? WHERE id = ?", (int(f["enabled"]), f["slot"]))
+
+
+@handles("slot_fault")
+def _slot_fault(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET fault = ? WHERE id = ?", (f["fault"], f["slot"]))
+
+
+@handles("slot_fault_cleared")
+def _slot_ok(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET fault = NULL WHERE id = ?", (f["slot"],))
+
+
+@handles("credit")
+def _credit(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute(
+        "UPDATE machine SET credit = credit + ?, cash_box = cash_box + ? WHERE id = 1",
+        (f["amount"], f["amount"] if f.get("route", "cashbox") != "tubes" else 0),
+    )
+
+
+@handles("vend_intent")
+def _intent(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    # Cash is set aside from the credit while the motor turns; a card vend holds no cash.
+    held = f["price"] if f["payment"] == "cash" else 0
+    conn.execute(
+        "UPDATE machine SET credit = credit - ?, open_vend = ?, open_vend_slot = ?, "
+        "open_vend_price = ?, open_vend_payment = ?, vends = MAX(vends, ?) WHERE id = 1",
+        (held, f["vend"], f["slot"], f["price"], f["payment"], f["vend"]),
+    )
+
+
+def _close_vend(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "UPDATE machine SET open_vend = NULL, open_vend_slot = NULL, open_vend_price = NULL, "
+        "open_vend_payment = NULL WHERE id = 1"
+    )
+
+
+@handles("sale")
+def _sale(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET stock = stock - 1 WHERE id = ?", (f["slot"],))
+    conn.execute(
+        "INSERT INTO sales (seq, day, slot, product, maker, price, payment) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (seq, local_day(ts, tz), f["slot"], f["product"], f["maker"], f["price"], f["payment"]),
+    )
+    _close_vend(conn)
+
+
+@handles("vend_failed")
+def _failed(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    restored = f["price"] if f["payment"] == "cash" else 0
+    conn.execute("UPDATE machine SET credit = credit + ? WHERE id = 1", (restored,))
+    conn.execute("UPDATE slots SET fault = ? WHERE id = ?", (f["outcome"], f["slot"]))
+    _close_vend(conn)
+
+
+@handles("payout", "unclaimed")
+def _credit_out(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    # Coins paid out come from the changer's tubes, not from the cash box.
+    conn.execute("UPDATE machine SET credit = credit - ? WHERE id = 1", (f["amount"],))
+
+
+@handles("test_vend")
+def _test_vend(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    if f["outcome"] == "delivered":  # the product came out: an adjustment, not a sale
+        conn.execute("UPDATE slots SET stock = MAX(stock - 1, 0) WHERE id = ?", (f["slot"],))
+    _close_vend(conn)
+
+
+@handles("device_fault")
+def _fault(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    if f.get("blocking", True):
+        conn.execute(
+            "INSERT INTO device_faults (device, code, detail, since_seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(device) DO UPDATE SET code=excluded.code, detail=excluded.detail",
+            (f["device"], f["code"], f.get("detail", ""), seq),
+        )
+
+
+@handles("device_recovered")
+def _recovered(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("DELETE FROM device_faults WHERE device = ?", (f["device"],))
+
+
+@handles("service_mode")
+def _mode(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    reason = f.get("reason") or "service" if f["out_of_service"] else None
+    conn.execute("UPDATE machine SET out_of_service = ? WHERE id = 1", (reason,))
+
+
+@handles("cash_collected")
+def _collected(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE machine SET cash_box = 0 WHERE id = 1")
+
+
+@handles("started")
+def _started(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    # Every device is probed again at start-up and reports its faults anew.
+    conn.execute("DELETE FROM device_faults")
