@@ -140,7 +140,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         db.close()
     money = Money(config.machine.currency, config.machine.decimals)
-    out.write(render(report, args.format, money) + "\n")
+    out.write(render(report, args.format, money).rstrip("\n") + "\n")
     return 0
 
 

@@ -70,7 +70,10 @@ def _slot(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) 
     conn.execute(
         "INSERT INTO slots (id, product, price, config_price, capacity, stock) "
         "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT(id) DO UPDATE SET product=excluded.product, "
-        "price=excluded.price, config_price=excluded.config_price, capacity=excluded.capacity",
+        "config_price=excluded.config_price, capacity=excluded.capacity, "
+        # A price set at the machine stands until the file's own price changes.
+        "price=CASE WHEN slots.config_price = excluded.config_price THEN slots.price "
+        "ELSE excluded.price END",
         (f["slot"], product, f["price"], f["price"], f["capacity"]),
     )
 
