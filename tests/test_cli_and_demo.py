@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SIM_CONFIG
+from support import ROOT, SIM_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE_CONFIG, SIM_CONFIG
+from support import EXAMPLE_CONFIG, SIM_CONFIG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import restock_all, sim_config, wait_for
+from support import restock_all, sim_config, wait_for
 
 from vendd.app import Daemon
 from vendd.commands import Fact

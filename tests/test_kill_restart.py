@@ -13,7 +13,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path
 
-from conftest import SIM_CONFIG, wait_for
+from support import SIM_CONFIG, wait_for
 
 from simulator.sim import Tally
 from vendd.ledger.ledger import iter_rows, open_readonly

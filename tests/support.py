@@ -1,0 +1,50 @@
+"""Helpers the tests import (`from support import ...`): paths, the sim config pointed at a
+temp ledger, and `wait_for`, which waits on a condition instead of sleeping a fixed time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vendd.app import Daemon
+from vendd.config import Config, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_CONFIG = ROOT / "config" / "sim.toml"
+EXAMPLE_CONFIG = ROOT / "config" / "vendd.example.toml"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
+
+
+def sim_config(tmp_path: Path, **overrides: Any) -> Config:
+    """config/sim.toml with the ledger in tmp_path; `overrides` replace whole sections."""
+    base = load_config(SIM_CONFIG)
+    data = base.model_dump()
+    data["ledger"] = {"path": tmp_path / "vendd.db"}
+    data["mqtt"]["enabled"] = False
+    data["dispenser"]["turn_time_s"] = 0.0
+    for section, value in overrides.items():
+        data[section] = value
+    return Config(**data)
+
+
+
+def restock_all(daemon: Daemon) -> None:
+    from vendd.events import SetStock
+
+    assert daemon.controller is not None
+    for slot in daemon.config.slots:
+        reply = daemon.controller.submit(SetStock("rosa", slot.id, slot.capacity)).result(5)
+        assert reply.ok, reply.error
