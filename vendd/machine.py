@@ -28,6 +28,7 @@ from vendd.commands import (
 from vendd.money import format_money
 
 DISPENSER = "dispenser"
+CHANGER = "changer"  # the device name a changer driver reports its faults under
 
 
 class Mode(StrEnum):
@@ -92,6 +93,7 @@ class State:
     payout: int = 0  # credit being paid out right now
     accepting: bool = False
     screen: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
+    message_shown: bool = False  # a message is up until its timer runs out or the mode changes
     timer_token: int = 0
     cash_box: int = 0
 
@@ -168,7 +170,7 @@ def handle(state: State, event: ev.Event) -> Step:
     handler = _HANDLERS.get(type(event))
     if handler is not None:
         handler(out, event)
-    _settle(out)
+    _settle(out, state.mode)
     return Step(out.state, out.commands)
 
 
@@ -192,11 +194,14 @@ def _can_take_money(state: State) -> bool:
     return bool(working) or state.credit > 0
 
 
-def _settle(out: _Out) -> None:
+def _settle(out: _Out, mode_before: Mode) -> None:
     s = out.state
     if s.mode is not Mode.STARTING:
         out.update(mode=base_mode(s))
     s = out.state
+    if s.mode is not mode_before:
+        out.update(message_shown=False)
+        s = out.state
     accepting = s.mode in (Mode.IDLE, Mode.CREDIT) and s.credit < s.settings.max_credit
     if accepting != s.accepting:
         out.update(accepting=accepting)
@@ -204,9 +209,9 @@ def _settle(out: _Out) -> None:
         out.commands.insert(_first_device_command(out.commands), SetAccepting(accepting))
     if out.message is not None:
         out.do(out.message)
-        out.update(screen=_screen_of(out.message))
+        out.update(screen=_screen_of(out.message), message_shown=True)
         out.timer("message", s.settings.message_s)
-    elif s.mode is not Mode.STARTING:
+    elif s.mode is not Mode.STARTING and not s.message_shown:
         show = base_screen(out)
         if _screen_of(show) != s.screen:
             out.do(show)
@@ -283,8 +288,8 @@ def _selection(out: _Out, event: ev.SelectionPressed) -> None:
     slot = s.slots.get(event.slot)
     if slot is None:
         out.say("unknown_slot", slot=event.slot)
-    elif s.mode is Mode.OUT_OF_SERVICE and s.credit == 0:
-        out.say("out_of_service")
+    elif s.mode is Mode.OUT_OF_SERVICE:
+        out.say("out_of_service")  # the credit stays; it is not lost
     elif not slot.enabled or slot.fault is not None:
         out.say("slot_unavailable", slot=slot.id)
     elif slot.stock <= 0:
@@ -327,6 +332,7 @@ def _vend_finished(out: _Out, event: ev.VendFinished) -> None:
                  turns=event.turns, by=vend.actor)
         if delivered:
             out.set_slot(slot.id, stock=max(slot.stock - 1, 0))
+        _keep_credit_timer(out)
         return
     if delivered:
         out.fact("sale", vend=vend.vend_id, slot=slot.id, product=slot.product,
@@ -343,14 +349,21 @@ def _vend_finished(out: _Out, event: ev.VendFinished) -> None:
     if vend.payment == "card":
         out.do(CardVendResult(slot.id, delivered))
         out.do(CardSessionComplete())
+        _keep_credit_timer(out)
     elif out.state.credit > 0:
         _return_credit(out, reason="change", quiet=True)
+
+
+def _keep_credit_timer(out: _Out) -> None:
+    """Cash credit left on the machine always has an unclaimed timer running."""
+    if out.state.credit > 0:
+        out.timer("unclaimed", out.state.settings.unclaimed_credit_s)
 
 
 def _return_credit(out: _Out, reason: str, quiet: bool = False) -> None:
     """Pay unspent credit back where a changer can; else keep it for the next purchase."""
     credit = out.state.credit
-    if out.state.settings.has_changer and "changer" not in out.state.faults:
+    if out.state.settings.has_changer and CHANGER not in out.state.faults:
         out.update(payout=credit)
         out.do(PayOut(credit))
         return
@@ -361,10 +374,15 @@ def _return_credit(out: _Out, reason: str, quiet: bool = False) -> None:
 
 @on(ev.PayoutFinished)
 def _payout(out: _Out, event: ev.PayoutFinished) -> None:
-    requested = out.state.payout or event.requested
+    requested = out.state.payout
+    if not requested:
+        # Coins the machine did not ask for (a changer's own dispense): not the credit's.
+        out.fact("device_fault", device=event.device, code="unexpected_payout",
+                 detail=f"{event.paid} paid out unasked", blocking=False)
+        return
     owed = max(requested - event.paid, 0)
     out.fact("payout", device=event.device, amount=requested, paid=event.paid, owed=owed)
-    out.update(payout=0, credit=max(out.state.credit - requested, 0))
+    out.update(payout=0, credit=out.state.credit - requested)
     if owed:
         out.say("owed", amount=out.money(owed))
 
@@ -386,7 +404,7 @@ def _cancel(out: _Out, event: ev.CancelPressed) -> None:
 def _timer(out: _Out, event: ev.TimerExpired) -> None:
     s = out.state
     if event.name == "message" and event.token == s.timer_token:
-        out.update(screen=("", ()))  # the base screen comes back in _settle
+        out.update(screen=("", ()), message_shown=False)  # _settle shows the base screen
     elif event.name == "message":
         return  # a newer message replaced it
     elif event.name == "unclaimed" and s.credit > 0 and s.vend is None and not s.payout:
@@ -408,7 +426,8 @@ def _card_approved(out: _Out, event: ev.CardVendApproved) -> None:
     s = out.state
     slot = s.slots.get(s.card_slot or "")
     out.update(card_slot=None)
-    if slot is None or not slot.sellable or s.vend is not None:
+    if (slot is None or not slot.sellable or s.vend is not None
+            or s.mode not in (Mode.IDLE, Mode.CREDIT)):
         out.do(CardVendResult(s.card_slot or "", False))  # approved too late: never charge
         return
     out.fact("card_approved", device=event.device, amount=event.amount, slot=slot.id)
@@ -474,8 +493,8 @@ def _set_price(out: _Out, event: ev.SetPrice) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
         return
-    if event.price <= 0 or event.price > 100 * out.state.settings.max_credit:
-        _refuse(out, f"price {event.price} out of range")
+    if not 0 < event.price <= out.state.settings.max_credit:
+        _refuse(out, f"price {event.price} out of range 1..{out.state.settings.max_credit}")
         return
     out.fact("price_set", slot=slot.id, price=event.price, before=slot.price, by=event.actor)
     out.set_slot(slot.id, price=event.price)
