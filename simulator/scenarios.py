@@ -36,9 +36,10 @@ def coin_values(sim: Simulation) -> list[int]:
 def pay(sim: Simulation, price: int) -> None:
     """Insert coins until the credit covers `price`, waiting for each to be credited."""
     for coin in coins_for(max(price - sim.state.credit, 0), coin_values(sim)):
+        sim.wait(lambda s: sim.accepting() or s.mode is Mode.OUT_OF_SERVICE)
         before = sim.state.credit
-        sim.insert_coin(coin)
-        sim.wait(lambda s, b=before: s.credit > b or s.mode is Mode.OUT_OF_SERVICE)
+        if sim.insert_coin(coin):
+            sim.wait(lambda s, b=before: s.credit > b)
 
 
 def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:

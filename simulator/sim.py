@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.cctalk_peer import SimCctalkAcceptor
 from vendd.app import Daemon
 from vendd.config import Config
 from vendd.events import VendOutcome
@@ -71,13 +72,29 @@ class Simulation:
 
     def __init__(self, config: Config, tally_path: Path | None = None,
                  on_display: Callable[[list[str]], None] | None = None) -> None:
-        self.config = config
-        self.daemon = Daemon(config)
         self.tally = Tally(tally_path)
+        self.peers: list[Any] = []  # device peers on pseudo-terminals, started before the daemon
+        self.cctalk: SimCctalkAcceptor | None = None
+        self.config = self._attach_peers(config)
+        self.daemon = Daemon(self.config)
         # The cabinet's own count of products, which can differ from the ledger's.
         self.products: dict[str, int] = {s.id: 0 for s in config.slots}
         self.faults: dict[str, VendOutcome] = {}  # slot -> injected outcome of its next turns
         self._wire(on_display)
+
+    def _attach_peers(self, config: Config) -> Config:
+        """Start a simulated peer for each serial device and point the config at its port."""
+        ca = config.coin_acceptor
+        if ca is None or ca.kind != "cctalk":
+            return config
+        coins = {c.position: (c.value, c.label) for c in ca.coins if c.position is not None}
+        self.cctalk = SimCctalkAcceptor(coins, address=ca.address, checksum=ca.checksum,
+                                        echo=ca.echo)
+        self.cctalk.on_accept = lambda position: self.tally.record(coin=coins[position][0])
+        self.peers.append(self.cctalk.start())
+        data = config.model_dump()
+        data["coin_acceptor"]["port"] = self.cctalk.port
+        return Config(**data)
 
     def _wire(self, on_display: Callable[[list[str]], None] | None) -> None:
         devices = self.daemon.devices
@@ -107,6 +124,8 @@ class Simulation:
 
     def stop(self) -> None:
         self.daemon.stop()
+        for peer in self.peers:
+            peer.stop()
         self.tally.close()
 
     @property
@@ -117,9 +136,19 @@ class Simulation:
     # --- the buyer's and the seamstress's hands ------------------------------------------
 
     def insert_coin(self, value: int) -> bool:
+        if self.cctalk is not None:
+            position = next(p for p, (v, _) in self.cctalk.coins.items() if v == value)
+            return self.cctalk.insert(position)
         acceptor = self.daemon.devices.acceptors[0]
         assert isinstance(acceptor, VirtualCoinAcceptor)
         return acceptor.insert(value)
+
+    def accepting(self) -> bool:
+        """Whether the acceptor takes coins right now (its inhibits are released)."""
+        if self.cctalk is not None:
+            return self.cctalk.accepting
+        acceptor = self.daemon.devices.acceptors[0]
+        return bool(getattr(acceptor, "accepting", False))
 
     def _buttons(self) -> VirtualButtons:
         buttons = self.daemon.devices.inputs[0]

@@ -35,6 +35,10 @@ def sim_config(tmp_path: Path, **overrides: Any) -> Config:
     data["ledger"] = {"path": tmp_path / "vendd.db"}
     data["mqtt"]["enabled"] = False
     data["dispenser"]["turn_time_s"] = 0.0
+    # In-memory acceptor by default: these tests drive the controller, not the wire.
+    data["coin_acceptor"] = {"kind": "virtual",
+                             "coins": [{"value": c["value"], "label": c["label"]}
+                                       for c in data["coin_acceptor"]["coins"]]}
     for section, value in overrides.items():
         data[section] = value
     return Config(**data)

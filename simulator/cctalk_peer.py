@@ -1,0 +1,336 @@
+"""A simulated ccTalk coin acceptor on a pseudo-terminal.
+
+The daemon opens `port`, a symlink in a temp dir pointing at the pty's slave (as
+/dev/serial/by-id/... points at a ttyUSB). `unplug()` closes the master and removes the link;
+`replug()` makes a fresh pty and points a new link at it. The device keeps its state (counter,
+buffer, inhibits) across unplug/replug, as a powered acceptor behind a USB adapter does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import tempfile
+import threading
+import time
+import tty
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vendd.errors import ProtocolError
+from vendd.hw.cctalk import codec
+
+log = logging.getLogger(__name__)
+
+INTER_BYTE_GAP_S = 0.05  # a partial frame older than this is dropped
+
+
+@dataclass
+class _Faults:
+    bad_checksum: int = 0
+    silence: int = 0
+    nak: int = 0
+    busy: int = 0
+    garbage: int = 0
+
+
+@dataclass
+class _State:
+    counter: int = 0
+    buffer: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=5))
+    mask: int = 0
+    master: bool = False  # True: accepting
+
+
+class SimCctalkAcceptor:
+    """`coins`: position -> (value in cents, label)."""
+
+    def __init__(
+        self,
+        coins: dict[int, tuple[int, str]],
+        address: int = codec.COIN_ACCEPTOR,
+        checksum: codec.Checksum = "simple",
+        echo: bool = True,
+        serial_number: int = 12345678,
+    ) -> None:
+        self.coins = dict(coins)
+        self.address = address
+        self.checksum: codec.Checksum = checksum
+        self.echo = echo
+        self.serial_number = serial_number
+        self.manufacturer = "SIM"
+        self.category = "Coin Acceptor"
+        self.product = "SIMCA-1"
+        self._dir = tempfile.TemporaryDirectory(prefix="cctalk-sim-")
+        self.port = os.path.join(self._dir.name, "usb-sim-cctalk-if00")
+        self._lock = threading.Lock()
+        self._state = _State()
+        self._faults = _Faults()
+        self.accepted: list[int] = []  # positions of coins kept, in order (the tally)
+        self.requests: list[int] = []  # headers heard
+        self.on_accept: Callable[[int], None] | None = None  # called with the position
+        self._master_fd: int | None = None
+        self._slave_fd: int | None = None
+        self._thread: threading.Thread | None = None
+        self._running = threading.Event()
+        self._plugged = threading.Event()
+        self._unplug_request = threading.Event()
+        self._unplugged = threading.Event()
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> SimCctalkAcceptor:
+        self._plug()
+        self._running.set()
+        self._thread = threading.Thread(target=self._serve, name="sim-cctalk", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._running.clear()
+        self._plugged.set()  # wake the thread if it waits for a replug
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._unplug_fds()
+        self._dir.cleanup()
+
+    def __enter__(self) -> SimCctalkAcceptor:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _plug(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._master_fd, self._slave_fd = master, slave
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.port)
+        os.symlink(os.ttyname(slave), self.port)
+        self._plugged.set()
+
+    def _unplug_fds(self) -> None:
+        self._plugged.clear()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.port)
+        for fd in (self._master_fd, self._slave_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master_fd = self._slave_fd = None
+
+    def unplug(self) -> None:
+        """The USB adapter is pulled: the daemon's reads fail, the by-id link disappears.
+        The serving thread closes the fds itself, so it never reads a recycled fd number."""
+        self._unplugged.clear()
+        self._unplug_request.set()
+        if not self._unplugged.wait(timeout=2.0):
+            raise RuntimeError("simulated acceptor did not unplug")
+
+    def replug(self) -> None:
+        with self._lock:
+            self._plug()
+
+    # --- the buyer and the fault injector ------------------------------------------------------
+
+    def insert(self, position: int) -> bool:
+        """A coin of `position` goes in; True when the acceptor kept it."""
+        with self._lock:
+            st = self._state
+            if position not in self.coins:
+                self._push(0, 1)  # reject coin
+                return False
+            if not st.master:
+                self._push(0, 2)  # inhibited coin
+                return False
+            if not st.mask & (1 << (position - 1)):
+                self._push(0, 127 + position)  # inhibited coin n
+                return False
+            self._push(position, 1)
+            self.accepted.append(position)
+        if self.on_accept is not None:
+            self.on_accept(position)
+        return True
+
+    def insert_burst(self, positions: list[int]) -> list[bool]:
+        """Several coins between two polls (more than 5 overflows the buffer)."""
+        with self._lock:  # the poll thread cannot answer in between
+            return [self._insert_locked(p) for p in positions]
+
+    def _insert_locked(self, position: int) -> bool:
+        st = self._state
+        if position in self.coins and st.master and st.mask & (1 << (position - 1)):
+            self._push(position, 1)
+            self.accepted.append(position)
+            return True
+        self._push(0, 2)
+        return False
+
+    def fraud(self, code: int = 20) -> None:
+        """An event code: 20 coin on string, 17 coin going backwards, ..."""
+        with self._lock:
+            self._push(0, code)
+
+    def push_raw(self, a: int, b: int) -> None:
+        with self._lock:
+            self._push(a, b)
+
+    def self_reset(self) -> None:
+        """Power glitch: counter 0, buffer empty, every coin inhibited."""
+        with self._lock:
+            self._state = _State()
+
+    def bad_checksums(self, n: int = 1) -> None:
+        with self._lock:
+            self._faults.bad_checksum += n
+
+    def silence(self, n: int = 1) -> None:
+        with self._lock:
+            self._faults.silence += n
+
+    def garbage(self, n: int = 1) -> None:
+        """The next `n` replies are random bytes (line noise, a confused device)."""
+        with self._lock:
+            self._faults.garbage += n
+
+    def nak(self, n: int = 1) -> None:
+        with self._lock:
+            self._faults.nak += n
+
+    def busy(self, n: int = 1) -> None:
+        with self._lock:
+            self._faults.busy += n
+
+    @property
+    def accepting(self) -> bool:
+        with self._lock:
+            return self._state.master and self._state.mask != 0
+
+    @property
+    def counter(self) -> int:
+        with self._lock:
+            return self._state.counter
+
+    def _push(self, a: int, b: int) -> None:
+        st = self._state
+        st.counter = st.counter % 255 + 1
+        st.buffer.appendleft((a, b))
+
+    # --- the wire ------------------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        assembler = codec.FrameAssembler(self.checksum)
+        last_byte = 0.0
+        while self._running.is_set():
+            if self._unplug_request.is_set():
+                with self._lock:
+                    self._unplug_fds()
+                self._unplug_request.clear()
+                self._unplugged.set()
+            fd = self._master_fd
+            if fd is None:
+                self._plugged.wait(0.05)
+                assembler.reset()
+                continue
+            try:
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                chunk = os.read(fd, 512) if ready else b""
+            except OSError as exc:  # the daemon side hung up: wait for it to come back
+                log.debug("sim: read failed: %s", exc)
+                time.sleep(0.01)
+                continue
+            now = time.monotonic()
+            if assembler.pending and now - last_byte > INTER_BYTE_GAP_S:
+                assembler.reset()
+            if chunk:
+                last_byte = now
+                self._receive(fd, assembler, chunk)
+
+    def _receive(self, fd: int, assembler: codec.FrameAssembler, chunk: bytes) -> None:
+        try:
+            frames = assembler.feed(chunk)
+        except ProtocolError as exc:
+            log.debug("sim: garbage from host: %s", exc)
+            return
+        for frame in frames:
+            if frame.dest not in (0, self.address):
+                continue
+            request = codec.build_frame(
+                frame.dest, frame.src or codec.HOST, frame.header, frame.data, self.checksum
+            )
+            reply = self._answer(frame)
+            out = (request if self.echo else b"") + (reply or b"")
+            if out:
+                with contextlib.suppress(OSError):
+                    os.write(fd, out)
+
+    def _answer(self, frame: codec.Frame) -> bytes | None:
+        with self._lock:
+            self.requests.append(frame.header)
+            f = self._faults
+            if f.silence:
+                f.silence -= 1
+                return None
+            if f.nak:
+                f.nak -= 1
+                return self._frame(codec.NAK)
+            if f.busy:
+                f.busy -= 1
+                return self._frame(codec.BUSY)
+            if f.garbage:
+                f.garbage -= 1
+                return os.urandom(1 + os.urandom(1)[0] % 24)
+            data = self._handle(frame)
+            if data is None:
+                return None
+            reply = bytearray(self._frame(codec.ACK, data))
+            if f.bad_checksum:
+                f.bad_checksum -= 1
+                reply[-1] ^= 0x5A
+            return bytes(reply)
+
+    def _frame(self, header: int, data: bytes = b"") -> bytes:
+        return codec.build_frame(codec.HOST, self.address, header, data, self.checksum)
+
+    def _handle(self, frame: codec.Frame) -> bytes | None:
+        st = self._state
+        h, d = frame.header, frame.data
+        simple = {
+            codec.SIMPLE_POLL: b"",
+            codec.MANUFACTURER: self.manufacturer.encode(),
+            codec.CATEGORY: self.category.encode(),
+            codec.PRODUCT_CODE: self.product.encode(),
+            codec.SERIAL_NUMBER: self.serial_number.to_bytes(3, "little"),
+            codec.SELF_CHECK: b"\x00",
+        }
+        if h in simple:
+            return simple[h]
+        if h == codec.READ_CREDIT:
+            pairs = list(st.buffer) + [(0, 0)] * (5 - len(st.buffer))
+            return bytes([st.counter, *[x for pair in pairs for x in pair]])
+        if h == codec.MODIFY_INHIBITS and len(d) == 2:
+            st.mask = d[0] | (d[1] << 8)
+            return b""
+        if h == codec.REQUEST_INHIBITS:
+            return bytes([st.mask & 0xFF, st.mask >> 8])
+        if h == codec.MODIFY_MASTER_INHIBIT and len(d) == 1:
+            st.master = bool(d[0] & 1)
+            return b""
+        if h == codec.REQUEST_MASTER_INHIBIT:
+            return bytes([int(st.master)])
+        if h == codec.COIN_ID and len(d) == 1:
+            return self._coin_id(d[0])
+        if h == codec.RESET_DEVICE:
+            self._state = _State()
+            return b""
+        return None  # unknown header: a real device stays silent
+
+    def _coin_id(self, position: int) -> bytes:
+        if position not in self.coins:
+            return b"......"
+        value, _label = self.coins[position]
+        return f"US{value:03d}A"[:6].encode()

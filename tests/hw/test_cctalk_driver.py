@@ -1,0 +1,375 @@
+"""The ccTalk driver against the simulated acceptor on a real pty, one test per fault."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import wait_for
+
+from simulator.cctalk_peer import SimCctalkAcceptor
+from vendd.config import CctalkConfig, CoinConfig
+from vendd.errors import DeviceError, ProtocolError
+from vendd.events import CoinRejected, CreditInserted, DeviceFault, DeviceRecovered, Event
+from vendd.hw.base import CashAcceptor
+from vendd.hw.cctalk import codec
+from vendd.hw.cctalk.driver import CctalkCoinAcceptor
+
+COINS = {1: (5, "5c"), 2: (10, "10c"), 3: (25, "25c"), 4: (100, "$1")}
+CONFIGURED = [1, 2, 3]  # position 4 exists in the acceptor but not in the daemon's table
+
+
+class Events:
+    """A list-collecting `post`."""
+
+    def __init__(self) -> None:
+        self.items: list[Event] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.items.append(event)
+
+    def of(self, kind: type) -> list:
+        with self._lock:
+            return [e for e in self.items if isinstance(e, kind)]
+
+    def faults(self, code: str) -> list[DeviceFault]:
+        return [f for f in self.of(DeviceFault) if f.code == code]
+
+    def credits(self) -> list[int]:
+        return [e.amount for e in self.of(CreditInserted)]
+
+
+def config_for(sim: SimCctalkAcceptor, **over: object) -> CctalkConfig:
+    fields: dict[str, object] = {
+        "kind": "cctalk",
+        "port": sim.port,
+        "echo": sim.echo,
+        "checksum": sim.checksum,
+        "poll_interval_ms": 20,
+        "reply_timeout_ms": 30,
+        "retries": 2,
+        "coins": [CoinConfig(value=COINS[p][0], label=COINS[p][1], position=p) for p in CONFIGURED],
+    }
+    fields.update(over)
+    return CctalkConfig(**fields)
+
+
+@pytest.fixture(params=[(True, "simple"), (False, "simple"), (True, "crc16"), (False, "crc16")],
+                ids=["echo-simple", "noecho-simple", "echo-crc16", "noecho-crc16"])
+def sim(request) -> Iterator[SimCctalkAcceptor]:
+    echo, checksum = request.param
+    peer = SimCctalkAcceptor(COINS, echo=echo, checksum=checksum).start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def rig(sim) -> Iterator[tuple[SimCctalkAcceptor, CctalkCoinAcceptor, Events]]:
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", config_for(sim))
+    driver.start(events)
+    driver.set_accepting(True)
+    wait_for(lambda: sim.accepting, what="master inhibit released")
+    yield sim, driver, events
+    driver.stop()
+
+
+def expected_credits(sim: SimCctalkAcceptor, since: int = 0) -> list[int]:
+    return [COINS[p][0] for p in sim.accepted[since:] if p in CONFIGURED]
+
+
+def test_start_identifies_and_baselines(sim):
+    sim.insert(1)  # buffered before start (rejected: master inhibited) ...
+    sim.push_raw(2, 1)  # ... and a coin: neither is credited
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", config_for(sim))
+    assert isinstance(driver, CashAcceptor)
+    driver.start(events)
+    try:
+        assert driver.identity["manufacturer"] == "SIM"
+        assert driver.identity["category"] == "Coin Acceptor"
+        assert driver.identity["serial"] == 12345678
+        assert driver.identity["coin_ids"][3] == "US025A"
+        assert not sim.accepting  # not accepting until the controller says so
+        driver.set_accepting(True)
+        wait_for(lambda: sim.accepting)
+        assert sim.insert(3)
+        wait_for(lambda: events.credits() == [25])
+        assert events.of(CoinRejected) == []
+        assert events.of(DeviceFault) == []
+    finally:
+        driver.stop()
+
+
+def test_coins_credited_once_in_order(rig):
+    sim, driver, events = rig
+    for i, p in enumerate([1, 2, 3, 3, 2, 1, 1]):
+        assert sim.insert(p)
+        if i % 3 == 2:  # up to 3 coins between two polls
+            wait_for(lambda n=i + 1: len(events.credits()) == n)
+    wait_for(lambda: len(events.credits()) == 7)
+    assert events.credits() == expected_credits(sim)
+    assert driver.protocol_errors == 0
+
+
+def test_inhibit_while_not_accepting(rig):
+    sim, driver, events = rig
+    driver.set_accepting(False)
+    wait_for(lambda: not sim.accepting, what="master inhibit set")
+    assert not sim.insert(2)
+    wait_for(lambda: events.of(CoinRejected))
+    assert events.of(CoinRejected)[0].reason == "inhibited coin"
+    driver.set_accepting(True)
+    wait_for(lambda: sim.accepting)
+    assert sim.insert(2)
+    wait_for(lambda: events.credits() == [10])
+
+
+def test_coin_outside_inhibit_mask_is_rejected(rig):
+    sim, _driver, events = rig
+    assert not sim.insert(4)  # position 4 is not enabled by the daemon's mask
+    wait_for(lambda: events.of(CoinRejected))
+    assert events.of(CoinRejected)[0].reason == "inhibited coin 4"
+    assert events.credits() == []
+
+
+def test_unconfigured_position_never_credits(rig):
+    sim, _driver, events = rig
+    sim.push_raw(4, 1)  # the device claims a coin the daemon does not know
+    wait_for(lambda: events.faults("unknown_coin"))
+    assert not events.faults("unknown_coin")[0].blocking
+    assert events.credits() == []
+
+
+@pytest.mark.parametrize("fault", ["bad_checksums", "silence", "nak", "busy"])
+def test_faults_within_retry_budget_are_absorbed(rig, fault):
+    sim, driver, events = rig
+    getattr(sim, fault)(2)  # retries=2: three attempts per request
+    assert sim.insert(3)
+    wait_for(lambda: events.credits() == [25])
+    assert events.of(DeviceFault) == []
+    counters = {"bad_checksums": driver.protocol_errors, "silence": driver.timeouts,
+                "nak": driver.naks, "busy": driver.busy}
+    assert counters[fault] == 2
+
+
+@pytest.mark.parametrize("fault", ["bad_checksums", "silence", "nak", "busy"])
+def test_faults_beyond_budget_fault_then_recover(rig, fault):
+    sim, _driver, events = rig
+    getattr(sim, fault)(9)
+    wait_for(lambda: events.faults("no_response"), what="no_response fault")
+    assert events.faults("no_response")[0].blocking
+    assert sim.insert(1)  # the device keeps the coin while we cannot hear it
+    wait_for(lambda: events.of(DeviceRecovered), what="recovery")
+    wait_for(lambda: events.credits() == [5])
+    assert len(events.faults("no_response")) == 1
+
+
+def test_garbage_on_the_line_is_counted_never_credited(rig):
+    sim, driver, events = rig
+    sim.garbage(12)
+    wait_for(lambda: driver.protocol_errors + driver.timeouts >= 12, what="garbage heard")
+    wait_for(lambda: not events.faults("no_response") or events.of(DeviceRecovered))
+    assert events.credits() == []
+    assert sim.insert(2)
+    wait_for(lambda: events.credits() == [10])
+
+
+def test_more_than_five_events_between_polls(rig):
+    sim, _driver, events = rig
+    assert all(sim.insert_burst([1, 2, 3, 1, 2, 3, 1]))
+    wait_for(lambda: events.faults("lost_events"))
+    fault = events.faults("lost_events")[0]
+    assert not fault.blocking and "2 events lost" in fault.detail
+    wait_for(lambda: len(events.credits()) == 5)
+    assert events.credits() == [COINS[p][0] for p in [3, 1, 2, 3, 1]]  # the 5 seen, oldest first
+    assert sim.insert(2)
+    wait_for(lambda: len(events.credits()) == 6)
+
+
+def test_self_reset_reinitialises_and_rebases(rig):
+    sim, _driver, events = rig
+    assert sim.insert(1)
+    wait_for(lambda: events.credits() == [5])
+    sim.self_reset()
+    wait_for(lambda: events.faults("device_reset"), what="device_reset")
+    assert not events.faults("device_reset")[0].blocking
+    wait_for(lambda: sim.accepting, what="inhibits restored")
+    assert sim.insert(2)
+    wait_for(lambda: events.credits() == [5, 10])
+
+
+def test_counter_wraps_from_255_to_1(sim):
+    for _ in range(253):
+        sim.push_raw(0, 0)
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", config_for(sim))
+    driver.start(events)
+    driver.set_accepting(True)
+    try:
+        wait_for(lambda: sim.accepting)
+        for n, p in enumerate([1, 2, 3, 1], start=1):
+            assert sim.insert(p)
+            wait_for(lambda n=n: len(events.credits()) == n)
+        assert sim.counter == 2
+        assert events.credits() == [5, 10, 25, 5]
+        assert events.of(DeviceFault) == []
+    finally:
+        driver.stop()
+
+
+@pytest.mark.parametrize(("code", "name"), [(20, "coin on string"), (17, "coin going backwards")])
+def test_fraud_events_are_suspicious_faults(rig, code, name):
+    sim, _driver, events = rig
+    sim.fraud(code)
+    wait_for(lambda: events.faults("suspicious"))
+    fault = events.faults("suspicious")[0]
+    assert fault.detail == name and not fault.blocking
+    assert events.credits() == []
+
+
+def test_unknown_event_code_is_counted(rig):
+    sim, driver, events = rig
+    sim.fraud(77)
+    wait_for(lambda: driver.unknown_events == 1)
+    assert events.credits() == []
+
+
+def test_unplug_replug_keeps_every_coin_once(rig):
+    sim, _driver, events = rig
+    assert sim.insert(1)
+    wait_for(lambda: events.credits() == [5])
+    sim.unplug()
+    wait_for(lambda: events.faults("disconnected"), what="disconnected")
+    assert events.faults("disconnected")[0].blocking
+    assert sim.insert(3)  # the acceptor is powered: it keeps a coin while the USB is out
+    sim.replug()
+    wait_for(lambda: events.of(DeviceRecovered), what="recovered")
+    wait_for(lambda: events.credits() == [5, 25])
+    assert sim.insert(2)
+    wait_for(lambda: events.credits() == [5, 25, 10])
+    assert events.credits() == expected_credits(sim)
+    assert len(events.faults("disconnected")) == 1
+
+
+def test_replug_of_another_device_rebases(rig):
+    sim, driver, events = rig
+    sim.unplug()
+    wait_for(lambda: events.faults("disconnected"))
+    sim.serial_number = 999
+    sim.push_raw(1, 1)  # in the other device's buffer: not ours to credit
+    sim.replug()
+    wait_for(lambda: events.of(DeviceRecovered))
+    wait_for(lambda: driver.identity.get("serial") == 999)
+    assert events.credits() == []
+
+
+def test_start_without_device_then_plug(sim):
+    sim.unplug()
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", config_for(sim))
+    driver.start(events)
+    try:
+        assert events.faults("disconnected")
+        sim.replug()
+        wait_for(lambda: events.of(DeviceRecovered))
+        assert driver.identity["serial"] == 12345678
+    finally:
+        driver.stop()
+
+
+def test_stop_inhibits_and_is_idempotent(rig):
+    sim, driver, _events = rig
+    assert sim.accepting
+    driver.stop()
+    assert not sim.accepting
+    driver.stop()
+
+
+def test_set_accepting_does_not_block_when_device_silent(rig):
+    sim, driver, _events = rig
+    sim.silence(1000)
+    started = time.monotonic()
+    for flag in (False, True, False):
+        driver.set_accepting(flag)
+    assert time.monotonic() - started < 0.01
+
+
+# --- the read path fed with garbage ------------------------------------------------------------
+
+
+class FakeSerial:
+    """Plays back `data` whatever is written; an empty read is a timeout."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = bytearray(data)
+
+    def read(self, size: int = 1) -> bytes:
+        out = bytes(self.data[:size])
+        del self.data[:size]
+        return out
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def reset_input_buffer(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _fake_driver(data: bytes, echo: bool, checksum: str) -> tuple[CctalkCoinAcceptor, Events]:
+    cfg = CctalkConfig(kind="cctalk", port="loop://", echo=echo, checksum=checksum, retries=1,
+                       coins=[CoinConfig(value=5, label="5c", position=1)])
+    fake = FakeSerial(data)
+    driver = CctalkCoinAcceptor("coin_acceptor", cfg, serial_factory=lambda: fake)
+    events = Events()
+    driver._post = events
+    driver._ser = fake
+    driver._need_init = False
+    driver._last_counter = 0
+    return driver, events
+
+
+def _reply(checksum: str, data: bytes) -> bytes:
+    return codec.build_frame(1, 2, 0, data, checksum)
+
+
+@st.composite
+def wire_bytes(draw):
+    echo = draw(st.booleans())
+    checksum = draw(st.sampled_from(["simple", "crc16"]))
+    request = codec.build_frame(2, 1, codec.READ_CREDIT, b"", checksum)
+    good = _reply(checksum, bytes([1, 1, 1] + [0] * 8))
+    body = draw(st.one_of(st.binary(max_size=40), st.just(good).map(bytearray).map(bytes)))
+    cut = draw(st.integers(0, len(body)))
+    flip = draw(st.integers(0, 255))
+    body = bytearray(body[:cut] + draw(st.binary(max_size=8)))
+    if body and flip:
+        body[flip % len(body)] ^= flip
+    prefix = request if echo and draw(st.booleans()) else b""
+    return prefix + bytes(body), echo, checksum
+
+
+@settings(max_examples=300, deadline=None)
+@given(wire=wire_bytes())
+def test_read_path_garbage_only_protocol_errors_never_credit(wire):
+    data, echo, checksum = wire
+    driver, _ = _fake_driver(data, echo, checksum)
+    request = codec.build_frame(2, 1, codec.READ_CREDIT, b"", checksum)
+    try:
+        driver.read_reply(request)
+    except ProtocolError:
+        pass
+    except DeviceError as exc:  # a timeout: the bytes ran out
+        assert "no " in str(exc)
+    driver2, events2 = _fake_driver(data * 3, echo, checksum)
+    driver2.poll_once()  # never raises
+    assert events2.credits() == []

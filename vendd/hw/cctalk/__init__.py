@@ -1,0 +1,1 @@
+"""ccTalk coin acceptor: a pure wire codec (`codec`) and a pyserial driver (`driver`)."""
