@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import EXAMPLE_CONFIG, SIM_CONFIG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import EXAMPLE_CONFIG, SIM_CONFIG
 
 from vendd.cli import main
 from vendd.config import load_config
