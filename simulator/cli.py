@@ -6,13 +6,15 @@ import argparse
 import logging
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator.broker import private_broker
 from simulator.scenarios import Traffic, demo
-from simulator.sim import Simulation
-from vendd.config import load_config
+from simulator.sim import Cabinet, Simulation
+from vendd.config import Config, load_config
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.reports import render, sales_report
@@ -31,11 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--traffic", type=int, metavar="SEED",
                    help="seeded random buyers and seamstresses")
     r.add_argument("--tally", type=Path, help="append what physically happened to this file")
+    r.add_argument("--turn-time", type=float, default=0.3, metavar="SECONDS",
+                   help="how long a spiral takes to turn once")
     r.add_argument("--log-level", default="WARNING")
+    t = sub.add_parser("selftest", help="`vendd selftest` against the simulated cabinet")
+    t.add_argument("--config", default=DEFAULT_CONFIG)
+    t.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
+    t.add_argument("--fault", choices=["stuck-home", "unplug-acceptor"],
+                   help="break something first, to see the self-test name it")
     args = p.parse_args(argv)
     try:
         if args.command == "demo":
             return run_demo(args.config)
+        if args.command == "selftest":
+            return run_selftest(args)
         return run_until_stopped(args)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -68,13 +79,36 @@ def run_demo(config_path: str) -> int:
     return 0
 
 
+def run_selftest(args: argparse.Namespace) -> int:
+    from vendd.selftest import selftest
+
+    config = load_config(args.config)
+    with tempfile.TemporaryDirectory(prefix="vendd-sim-") as folder, \
+            private_broker(Path(folder)) as port:
+        # The simulated site has its own broker, as the museum has one.
+        data = config.model_dump()
+        data["mqtt"] |= {"host": "127.0.0.1", "port": port}
+        cabinet = Cabinet(Config(**data), turn_time_s=0.1)
+        for slot in cabinet.config.slots:
+            cabinet.load(slot.id, slot.capacity)
+        cabinet.start_physics()
+        try:
+            if args.fault == "stuck-home" and cabinet.cabinet is not None:
+                cabinet.cabinet.faults.stuck_home.add(args.motor or cabinet.config.slots[0].id)
+            if args.fault == "unplug-acceptor" and cabinet.cctalk is not None:
+                cabinet.cctalk.unplug()
+            return selftest(cabinet.config, pin_factory=cabinet.pins, motor=args.motor)
+        finally:
+            cabinet.stop_physics()
+
+
 def run_until_stopped(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sim = Simulation(config, tally_path=args.tally)
+    sim = Simulation(config, tally_path=args.tally, turn_time_s=args.turn_time)
     sim.start()
     # The credit the daemon recovered from the journal, before anyone touches the machine.
     print(f"ready credit={sim.state.credit}", flush=True)

@@ -49,6 +49,7 @@ def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:
     done = []
     for slot in sim.state.slots.values():
         if slot.fault is not None:
+            sim.repair(slot.id)
             controller.submit(ClearSlotFault(actor, slot.id)).result(5)
             done.append(f"{slot.id}: fault {slot.fault} cleared")
         if slot.stock < slot.capacity:
@@ -81,13 +82,12 @@ def demo(sim: Simulation, say: Say) -> None:
     buy(sim, first.id)
     say(f"  display: {' | '.join(sim.display())}")
 
-    sim.faults[second.id] = VendOutcome.JAMMED
+    sim.inject(second.id, VendOutcome.JAMMED)
     say(f"Buyer 2 pays {money(second.price)} for {second.id} ({second.product}); "
         f"the spiral jams")
     delivered = buy(sim, second.id)
     assert not delivered
     say(f"  display: {' | '.join(sim.display())}; credit back: {money(sim.state.credit)}")
-    del sim.faults[second.id]
     say(f"Buyer 2 chooses {fallback.id} ({fallback.product}, {money(fallback.price)}) instead")
     buy(sim, fallback.id)
     say(f"  display: {' | '.join(sim.display())}")
@@ -122,9 +122,7 @@ class Traffic:
                 seamstress_prepares(sim, actor)
             slot = rng.choice(list(sim.state.slots.values()))
             if rng.random() < self.jam_rate:
-                sim.faults[slot.id] = rng.choice([VendOutcome.JAMMED, VendOutcome.NO_DROP])
-            else:
-                sim.faults.pop(slot.id, None)
+                sim.inject(slot.id, rng.choice([VendOutcome.JAMMED, VendOutcome.NO_DROP]))
             if rng.random() < 0.1:
                 sim.insert_coin(rng.choice(coin_values(sim)))  # a buyer who walks away
                 continue

@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gpiozero.pins.mock import MockFactory
+
+from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
 from vendd.app import Daemon
 from vendd.config import Config
@@ -67,20 +70,25 @@ class Tally:
         return coins, drops
 
 
-class Simulation:
-    """The cabinet: spirals with products, injected faults, and the daemon inside."""
+class Cabinet:
+    """The physical side: device peers on pseudo-terminals, GPIO pins and the spirals'
+    physics. `config` is the given one with each simulated port filled in."""
 
     def __init__(self, config: Config, tally_path: Path | None = None,
-                 on_display: Callable[[list[str]], None] | None = None) -> None:
+                 turn_time_s: float = 0.3) -> None:
         self.tally = Tally(tally_path)
         self.peers: list[Any] = []  # device peers on pseudo-terminals, started before the daemon
         self.cctalk: SimCctalkAcceptor | None = None
         self.config = self._attach_peers(config)
-        self.daemon = Daemon(self.config)
+        self.pins = MockFactory()  # the daemon's GPIO, as lgpio would give it on a Pi
+        self.cabinet: SimCabinet | None = None
+        if self.config.dispenser.kind == "gpio":
+            self.cabinet = SimCabinet(self.config.dispenser, self.pins, turn_time_s,
+                                      products={s.id: 0 for s in self.config.slots})
+            self.cabinet.on_drop = lambda slot: self.tally.record(drop=slot)
         # The cabinet's own count of products, which can differ from the ledger's.
         self.products: dict[str, int] = {s.id: 0 for s in config.slots}
         self.faults: dict[str, VendOutcome] = {}  # slot -> injected outcome of its next turns
-        self._wire(on_display)
 
     def _attach_peers(self, config: Config) -> Config:
         """Start a simulated peer for each serial device and point the config at its port."""
@@ -95,6 +103,56 @@ class Simulation:
         data = config.model_dump()
         data["coin_acceptor"]["port"] = self.cctalk.port
         return Config(**data)
+
+    def load(self, slot: str, count: int) -> None:
+        """Put products in a spiral (the physical side of a restock)."""
+        if self.cabinet is not None:
+            self.cabinet.products[slot] = count
+        self.products[slot] = count
+
+    def inject(self, slot: str, fault: VendOutcome) -> None:
+        """Make the next turns of `slot` fail: JAMMED (never comes home), STUCK_AT_HOME,
+        NO_DROP (the spiral is empty)."""
+        if self.cabinet is None:
+            self.faults[slot] = fault
+        elif fault is VendOutcome.JAMMED:
+            self.cabinet.faults.jam.add(slot)
+        elif fault is VendOutcome.STUCK_AT_HOME:
+            self.cabinet.faults.stuck_home.add(slot)
+        else:
+            self.cabinet.products[slot] = 0
+        if fault is VendOutcome.NO_DROP:
+            self.products[slot] = 0
+
+    def repair(self, slot: str) -> None:
+        """What a seamstress does at the open door before clearing a slot's fault."""
+        self.faults.pop(slot, None)
+        if self.cabinet is not None:
+            self.cabinet.repair(slot)
+
+    def start_physics(self) -> None:
+        if self.cabinet is not None:
+            self.cabinet.step()  # home switches closed, beam clear, before a driver looks
+            self.cabinet.start()
+
+    def stop_physics(self) -> None:
+        if self.cabinet is not None:
+            self.cabinet.stop()
+        for peer in self.peers:
+            peer.stop()
+        self.pins.close()
+        self.tally.close()
+
+
+class Simulation(Cabinet):
+    """The cabinet with the real daemon inside, built exactly as `vendd run` builds it."""
+
+    def __init__(self, config: Config, tally_path: Path | None = None,
+                 on_display: Callable[[list[str]], None] | None = None,
+                 turn_time_s: float = 0.3) -> None:
+        super().__init__(config, tally_path, turn_time_s)
+        self.daemon = Daemon(self.config, pin_factory=self.pins)
+        self._wire(on_display)
 
     def _wire(self, on_display: Callable[[list[str]], None] | None) -> None:
         devices = self.daemon.devices
@@ -119,14 +177,13 @@ class Simulation:
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self.start_physics()
         self.daemon.start()
         self.daemon.wait_ready()
 
     def stop(self) -> None:
         self.daemon.stop()
-        for peer in self.peers:
-            peer.stop()
-        self.tally.close()
+        self.stop_physics()
 
     @property
     def state(self) -> State:
@@ -160,10 +217,6 @@ class Simulation:
 
     def cancel(self) -> None:
         self._buttons().cancel()
-
-    def load(self, slot: str, count: int) -> None:
-        """Put products in a spiral (the physical side of a restock)."""
-        self.products[slot] = count
 
     def display(self) -> list[str]:
         return list(getattr(self.daemon.devices.display, "lines", []))

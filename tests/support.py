@@ -34,7 +34,7 @@ def sim_config(tmp_path: Path, **overrides: Any) -> Config:
     data = base.model_dump()
     data["ledger"] = {"path": tmp_path / "vendd.db"}
     data["mqtt"]["enabled"] = False
-    data["dispenser"]["turn_time_s"] = 0.0
+    data["dispenser"] = {"kind": "virtual", "turn_time_s": 0.0}
     # In-memory acceptor by default: these tests drive the controller, not the wire.
     data["coin_acceptor"] = {"kind": "virtual",
                              "coins": [{"value": c["value"], "label": c["label"]}

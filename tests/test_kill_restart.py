@@ -25,7 +25,6 @@ KILLS = 20
 def _config(tmp_path: Path) -> Path:
     text = SIM_CONFIG.read_text(encoding="utf-8")
     text = text.replace('path = "var/vendd.db"', f'path = "{tmp_path / "vendd.db"}"')
-    text = text.replace("turn_time_s = 0.2", "turn_time_s = 0.02")
     text = text.replace("[mqtt]\nenabled = true", "[mqtt]\nenabled = false")
     path = tmp_path / "sim.toml"
     path.write_text(text, encoding="utf-8")
@@ -44,7 +43,7 @@ def _journal(db_path: Path) -> list:
 def _start(config: Path, tally: Path, seed: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "simulator.cli", "run", "--config", str(config),
-         "--traffic", str(seed), "--tally", str(tally)],
+         "--traffic", str(seed), "--tally", str(tally), "--turn-time", "0.03"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 

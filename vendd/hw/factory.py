@@ -51,6 +51,10 @@ def _acceptors(config: Config, pin_factory: Any) -> list[CashAcceptor]:
         from vendd.hw.cctalk.driver import CctalkCoinAcceptor
 
         return [CctalkCoinAcceptor("coin_acceptor", ca)]
+    if ca.kind == "pulse":
+        from vendd.hw.pulse import PulseCoinAcceptor
+
+        return [PulseCoinAcceptor("coin_acceptor", ca, pin_factory)]
     raise _not_built("coin_acceptor", ca.kind)
 
 
@@ -58,6 +62,10 @@ def _dispenser(config: Config, pin_factory: Any) -> Dispenser:
     d = config.dispenser
     if d.kind == "virtual":
         return VirtualDispenser("dispenser", d.turn_time_s)
+    if d.kind == "gpio":
+        from vendd.hw.dispenser import GpioDispenser
+
+        return GpioDispenser("dispenser", d, pin_factory)
     raise _not_built("dispenser", d.kind)
 
 
@@ -65,6 +73,10 @@ def _buttons(config: Config, pin_factory: Any) -> Device:
     b = config.buttons
     if b.kind == "virtual":
         return VirtualButtons("buttons")
+    if b.kind == "gpio":
+        from vendd.hw.keypad import GpioButtons
+
+        return GpioButtons("buttons", b, pin_factory)
     raise _not_built("buttons", b.kind)
 
 
