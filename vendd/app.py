@@ -31,6 +31,10 @@ class Daemon:
         self.ledger: Ledger | None = None
         self.controller: Controller | None = None
         self.extras: list[Any] = []  # services with start()/stop() (telemetry)
+        if config.mqtt.enabled:
+            from vendd.telemetry import Telemetry
+
+            self.extras.append(Telemetry(self))
 
     @property
     def ledger_path(self) -> Path:

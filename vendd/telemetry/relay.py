@@ -1,0 +1,237 @@
+"""The relay: journal rows -> `<p>/<id>/event/<kind>` at QoS 1, in `seq` order, at least once.
+
+A thread with its own ledger connection. It hands at most `window` unacknowledged rows to
+paho, learns of PUBACKs through a queue fed by `on_publish` (paho holds its own lock there),
+and stores in the `relay` table the highest seq below which the broker acknowledged every row.
+After a restart it publishes again from there; paho itself re-sends what was in flight when a
+connection drops. Consumers dedupe by `(machine, seq)`.
+
+The controller only calls `wake()`, which never blocks."""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Final
+
+import paho.mqtt.client as paho
+import sqlite_utils
+
+from vendd.errors import LedgerError
+from vendd.ledger import JournalRow
+from vendd.ledger.db import connect
+from vendd.ledger.journal import canonical
+from vendd.telemetry.client import Topics
+
+log = logging.getLogger(__name__)
+
+RELAY_NAME = "mqtt"
+IDLE_S = 0.5  # how often an idle relay looks at the connection and the stop flag
+ACK_LINGER_S = 0.002
+_WAKE: Final = object()
+
+
+def raw_payload(seq: int, ts: str, kind: str, machine: str, fields_json: str,
+                hash_: str) -> bytes:
+    """The feed's JSON for one journal row, built around the row's stored fields text (the
+    canonical JSON the hash covers) instead of decoding and encoding it again. `fields` stays
+    an object so a consumer can recompute the chain: sha256(prev|seq|ts|kind|fields)."""
+    return (f'{{"seq":{seq:d},"ts":{json.dumps(ts)},"kind":{json.dumps(kind)},'
+            f'"machine":{json.dumps(machine)},"fields":{fields_json},'
+            f'"hash":{json.dumps(hash_)}}}').encode()
+
+
+def payload_of(row: JournalRow, machine: str) -> bytes:
+    return raw_payload(row.seq, row.ts, row.kind, machine, canonical(row.fields), row.hash)
+
+
+def read_raw(db: sqlite_utils.Database, after: int, limit: int,
+             ) -> list[tuple[int, str, str, str, str]]:
+    """(seq, ts, kind, fields JSON, hash) with seq > after, in order, undecoded."""
+    return db.conn.execute(
+        "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+        (after, limit),
+    ).fetchall()
+
+
+def load_acked(db: sqlite_utils.Database, name: str = RELAY_NAME) -> int:
+    row = db.conn.execute("SELECT acked_seq FROM relay WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def save_acked(db: sqlite_utils.Database, seq: int, name: str = RELAY_NAME) -> None:
+    db.conn.execute(
+        "INSERT INTO relay (name, acked_seq) VALUES (?, ?) "
+        "ON CONFLICT(name) DO UPDATE SET acked_seq = excluded.acked_seq",
+        (name, seq),
+    )
+
+
+class Relay:
+    def __init__(self, ledger_path: str | Path, client: paho.Client, topics: Topics,
+                 connected: threading.Event, *, window: int = 1000, batch: int = 250,
+                 save_interval_s: float = 0.25, name: str = RELAY_NAME) -> None:
+        if not 1 <= window < 65535:
+            raise ValueError("window must be between 1 and 65534 (MQTT packet ids)")
+        self._path = Path(ledger_path)
+        self._client = client
+        self._topics = topics
+        self._connected = connected
+        self._window = window
+        self._batch = batch
+        self._save_interval_s = save_interval_s
+        self._name = name
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._woken = threading.Event()
+        self._stop_deadline: float | None = None
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+        self._progress = threading.Condition()
+        # Relay-thread state.
+        self._pending: dict[int, int] = {}  # mid -> seq, handed to paho, not yet acked
+        self._outstanding: collections.deque[int] = collections.deque()  # seqs, in order
+        self._done: set[int] = set()  # acked seqs above a gap
+        self._sent = 0
+        self._acked = 0
+        self._saved = 0
+        self._saved_at = 0.0
+
+    # --- other threads ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New journal rows exist (controller thread, after each step): enqueue and return."""
+        if not self._woken.is_set():
+            self._woken.set()
+            self._queue.put(_WAKE)
+
+    def acked(self, mid: int) -> None:
+        """paho's on_publish (under paho's lock): enqueue and return."""
+        self._queue.put(mid)
+
+    @property
+    def acked_seq(self) -> int:
+        return self._acked
+
+    @property
+    def sent_seq(self) -> int:
+        return self._sent
+
+    def wait_acked(self, seq: int, timeout: float) -> bool:
+        """Block until the broker acked every row up to `seq` (tests, benchmarks, shutdown)."""
+        with self._progress:
+            return self._progress.wait_for(lambda: self._acked >= seq, timeout)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mqtt-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain_s: float = 2.0) -> None:
+        """Stop after publishing what is journaled, waiting for acks up to `drain_s`."""
+        self._stop_deadline = time.monotonic() + drain_s
+        self._queue.put(_WAKE)
+        if self._thread is not None:
+            self._thread.join(drain_s + 5)
+
+    # --- the relay thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            db = connect(self._path)
+        except LedgerError as exc:
+            log.error("the relay cannot open the ledger, the feed stops: %s", exc)
+            self.ready.set()
+            return
+        try:
+            self._acked = self._saved = self._sent = load_acked(db, self._name)
+            log.info("relay resumes after seq %d", self._acked)
+            self.ready.set()
+            while True:
+                more = self._connected.is_set() and self._publish_some(db)
+                self._take(block=not more)
+                self._advance()
+                self._save(db, force=False)
+                if self._stop_deadline is not None and self._finished(more):
+                    break
+        except sqlite3.Error as exc:
+            log.error("the relay lost its ledger connection, the feed stops: %s", exc)
+        finally:
+            self._save(db, force=True)
+            db.close()
+
+    def _finished(self, more: bool) -> bool:
+        assert self._stop_deadline is not None
+        drained = not more and not self._outstanding
+        return drained or not self._connected.is_set() or time.monotonic() >= self._stop_deadline
+
+    def _publish_some(self, db: sqlite_utils.Database) -> bool:
+        """Hand the next rows to paho; True when there may be more to send right away."""
+        room = self._window - len(self._outstanding)
+        # Refill in batches, not one row per ack: wait until a quarter of the window is free.
+        if room < min(self._batch, self._window // 4 or 1) and self._outstanding:
+            return False
+        limit = min(room, self._batch)
+        try:
+            rows = read_raw(db, self._sent, limit)
+        except sqlite3.OperationalError as exc:  # busy/locked: try again shortly
+            log.warning("relay cannot read the journal yet: %s", exc)
+            return False
+        machine, event = self._topics.machine, self._topics.event
+        for seq, ts, kind, fields_json, hash_ in rows:
+            payload = raw_payload(seq, ts, kind, machine, fields_json, hash_)
+            info = self._client.publish(event(kind), payload, qos=1)
+            # NO_CONN: queued by paho and sent after the reconnect (LIBRARIES.md).
+            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                log.error("cannot hand seq %d to paho: %s", seq, paho.error_string(info.rc))
+                return False
+            self._pending[info.mid] = seq
+            self._outstanding.append(seq)
+            self._sent = seq
+        return len(rows) == limit
+
+    def _take(self, block: bool) -> None:
+        try:
+            item = self._queue.get(timeout=IDLE_S) if block else self._queue.get_nowait()
+        except queue.Empty:
+            return
+        if block and len(self._outstanding) >= self._batch:
+            # A full window drains fast: let PUBACKs gather instead of waking once per ack.
+            time.sleep(ACK_LINGER_S)
+        while True:
+            if item is _WAKE:
+                self._woken.clear()
+            elif isinstance(item, int):
+                seq = self._pending.pop(item, None)
+                if seq is not None:
+                    self._done.add(seq)
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    def _advance(self) -> None:
+        out, done, before = self._outstanding, self._done, self._acked
+        while out and out[0] in done:
+            done.discard(out[0])
+            self._acked = out.popleft()
+        if self._acked != before:
+            with self._progress:
+                self._progress.notify_all()
+
+    def _save(self, db: sqlite_utils.Database, force: bool) -> None:
+        if self._acked == self._saved:
+            return
+        now = time.monotonic()
+        if not force and now - self._saved_at < self._save_interval_s:
+            return
+        try:
+            save_acked(db, self._acked, self._name)
+        except sqlite3.Error as exc:
+            log.warning("cannot store the relay position %d yet: %s", self._acked, exc)
+            return
+        self._saved, self._saved_at = self._acked, now

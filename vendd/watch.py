@@ -1,0 +1,194 @@
+"""`vendd watch`: a coordinator's view of one machine's MQTT feed in the terminal: online
+status, live sales with product and maker, faults, stock and price changes, cash collection.
+Works against any broker the config can reach (TLS, username/password as configured).
+
+    watch_main(config)                              # until Ctrl-C
+    watch_main(config, out=buf, stop_after=5.0)     # tests"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sys
+import time
+import uuid
+from datetime import datetime
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as paho
+from paho.mqtt.reasoncodes import ReasonCode
+
+from vendd.config import Config
+from vendd.errors import TelemetryError
+from vendd.money import Money
+from vendd.telemetry.client import make_client, refusal, topics_of
+
+log = logging.getLogger(__name__)
+
+QUIET = frozenset({"credit", "vend_intent", "service_key", "note", "maker_added",
+                   "slot_configured", "payout", "card_approved", "card_denied"})
+
+
+class WatchView:
+    """Turns feed messages into lines; dedupes events by seq (the feed is at-least-once)."""
+
+    def __init__(self, config: Config, out: TextIO) -> None:
+        self.config = config
+        self.out = out
+        self.topics = topics_of(config)
+        self.tz = ZoneInfo(config.machine.timezone)
+        self.money = Money(config.machine.currency, config.machine.decimals)
+        self.makers = {m.id: m.name for m in config.makers}
+        self.seen: set[int] = set()
+        self.stock: dict[str, int] = {}
+        self.status: str | None = None
+
+    def line(self, text: str, ts: str | None = None) -> None:
+        when = datetime.fromisoformat(ts).astimezone(self.tz) if ts else datetime.now(self.tz)
+        self.out.write(f"{when:%H:%M:%S}  {text}\n")
+        self.out.flush()
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        rel = topic.removeprefix(self.topics.base + "/")
+        try:
+            if rel == "status":
+                self._status(payload.decode("utf-8", "replace"))
+            elif rel == "state":
+                self._state(json.loads(payload))
+            elif rel.startswith("event/"):
+                self._event(json.loads(payload))
+            elif rel.startswith("response/"):
+                body = json.loads(payload)
+                verdict = "ok" if body.get("ok") else f"refused: {body.get('error')}"
+                self.line(f"reply  {rel.removeprefix('response/')} "
+                          f"{body.get('request_id')}: {verdict}")
+        except (ValueError, KeyError, TypeError) as exc:
+            self.line(f"?      unreadable message on {topic}: {exc}")
+
+    def _status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            mark = "●" if status == "online" else "○"
+            self.line(f"{mark}      {self.config.machine.id} is {status}")
+
+    def _state(self, state: dict[str, Any]) -> None:
+        slots = state.get("slots", {})
+        if not self.stock:
+            summary = "  ".join(f"{sid} {s['stock']}/{s['capacity']}"
+                                for sid, s in sorted(slots.items()))
+            self.line(f"stock  {summary}")
+            faults = state.get("faults") or []
+            if faults:
+                self.line(f"FAULT  open: {', '.join(faults)}")
+        for sid, s in slots.items():
+            if s["stock"] == 0 and self.stock.get(sid, 1) != 0:
+                self.line(f"stock  {sid} {s['product']} is sold out")
+            self.stock[sid] = s["stock"]
+
+    def _maker(self, maker_id: str) -> str:
+        return self.makers.get(maker_id, maker_id)
+
+    def _event(self, e: dict[str, Any]) -> None:
+        seq = int(e["seq"])
+        if seq in self.seen:
+            return
+        self.seen.add(seq)
+        kind, f, ts = e["kind"], e.get("fields", {}), e.get("ts")
+        if kind in QUIET:
+            return
+        m = self.money
+        match kind:
+            case "sale":
+                text = (f"SALE   {f['slot']} {f['product']} — {self._maker(f['maker'])}  "
+                        f"{m(f['price'])} ({f['payment']})")
+            case "vend_failed":
+                text = f"FAIL   {f['slot']} did not deliver ({f['outcome']}), {m(f['price'])} back"
+            case "device_fault":
+                text = f"FAULT  {f['device']}: {f['code']} {f.get('detail', '')}".rstrip()
+            case "device_recovered":
+                text = f"ok     {f['device']} works again"
+            case "slot_fault":
+                text = f"FAULT  slot {f.get('slot')}: {f.get('fault', f.get('code', ''))}"
+            case "slot_fault_cleared":
+                text = f"ok     slot {f['slot']} fault cleared by {self._maker(f['by'])}"
+            case "stock_set":
+                text = (f"stock  {f['slot']} {f['before']} -> {f['after']} ({f['reason']}, "
+                        f"by {self._maker(f['by'])})")
+            case "price_set":
+                text = (f"price  {f['slot']} {m(f['before'])} -> {m(f['price'])} "
+                        f"(by {self._maker(f['by'])})")
+            case "slot_enabled":
+                state = "enabled" if f["enabled"] else "disabled"
+                text = f"slot   {f['slot']} {state} by {self._maker(f['by'])}"
+            case "service_mode":
+                text = (f"mode   out of service: {f['reason']}" if f["out_of_service"]
+                        else "mode   back in service")
+            case "cash_collected":
+                text = (f"cash   box collected by {self._maker(f['by'])}: counted "
+                        f"{m(f['counted'])}, expected {m(f['expected'])}")
+            case "unclaimed":
+                text = f"credit {m(f.get('amount', 0))} left unclaimed"
+            case "started":
+                text = f"start  vendd {f.get('version', '')} started"
+            case _:
+                detail = " ".join(f"{k}={v}" for k, v in sorted(f.items()))
+                text = f"{kind:<6} {detail}"
+        self.line(f"{text}  [#{seq}]", ts)
+
+
+def watch_main(config: Config, out: TextIO = sys.stdout, stop_after: float | None = None,
+               ) -> int:
+    """Follow the feed until Ctrl-C (or `stop_after` seconds). 0 on a normal end, 1 when the
+    broker refuses the credentials, 2 when the MQTT settings cannot be used."""
+    topics = topics_of(config)
+    try:
+        client = make_client(config.mqtt, f"vendd-watch-{uuid.uuid4().hex[:8]}")
+    except TelemetryError as exc:
+        out.write(f"vendd watch: {exc}\n")
+        return 2
+    view = WatchView(config, out)
+    inbox: queue.Queue[tuple[str, bytes] | str] = queue.Queue()
+
+    def on_connect(c: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                   props: Any) -> None:
+        if rc.is_failure:
+            inbox.put(f"the broker refused the connection: {rc} ({refusal(rc) or 'refused'})")
+            return
+        c.subscribe([(f"{topics.base}/status", 1), (f"{topics.base}/state", 1),
+                     (f"{topics.base}/event/#", 1), (f"{topics.base}/response/#", 1)])
+
+    def on_message(c: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        inbox.put((msg.topic, bytes(msg.payload)))
+
+    client.on_connect = on_connect
+    client.on_message = on_message
+    cfg = config.mqtt
+    out.write(f"watching {topics.base} on {cfg.host}:{cfg.port} (Ctrl-C to stop)\n")
+    try:
+        client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=True)
+    except ValueError as exc:
+        out.write(f"vendd watch: cannot connect to {cfg.host}: {exc}\n")
+        return 2
+    client.loop_start()
+    deadline = None if stop_after is None else time.monotonic() + stop_after
+    rc = 0
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            wait = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            try:
+                item = inbox.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if isinstance(item, str):
+                out.write(f"vendd watch: {item}\n")
+                rc = 1
+                break
+            view.handle(*item)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return rc
