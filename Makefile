@@ -31,3 +31,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# make install / make uninstall on a Raspberry Pi: see README, "On a Raspberry Pi".
+include systemd/install.mk

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -56,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     run = command("run", _run, "run the daemon until SIGTERM")
     run.add_argument("--log-level", default="INFO",
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    test = command("selftest", _selftest, "check every configured device; exit 1 if one fails")
+    test.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
+    command("wiring", _wiring, "print the GPIO pin table for the person with the screwdriver")
+    watch = command("watch", _watch, "follow the machine's MQTT feed in the terminal")
+    watch.add_argument("--seconds", type=float, help="stop after this long (default: never)")
     check = command("check-config", _check_config, "check a config file and summarise it")
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
     ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
@@ -145,19 +148,27 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.app import Daemon
+    from vendd.service import run_service
 
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    config = load_config(args.config)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    daemon = Daemon(config)
-    daemon.start()
-    daemon.wait_ready()
-    stop.wait()
-    daemon.stop(vend_grace_s=config.dispenser.home_timeout_s)
-    return 0
+    return run_service(load_config(args.config), args.log_level)
+
+
+def _selftest(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.selftest import selftest
+
+    return selftest(load_config(args.config), motor=args.motor, out=out)
+
+
+def _wiring(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.wiring import wiring
+
+    return wiring(load_config(args.config), out)
+
+
+def _watch(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.watch import watch_main
+
+    return watch_main(load_config(args.config), out=out, stop_after=args.seconds)
 
 
 if __name__ == "__main__":

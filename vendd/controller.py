@@ -76,6 +76,7 @@ class Controller:
         self._timers: dict[str, tuple[float, int]] = {}
         self._thread: threading.Thread | None = None
         self._stop_deadline: float | None = None
+        self._stop_grace = 0.0
 
     # --- the outside world's side ------------------------------------------------------------
 
@@ -94,8 +95,8 @@ class Controller:
 
     def stop(self, vend_grace_s: float = 0.0, timeout: float = 10.0) -> None:
         """Stop the loop; a turning motor gets `vend_grace_s` to finish and be journaled."""
+        self._stop_grace = vend_grace_s  # before the loop can see the stop request
         self.queue.put(_Stop())
-        self._stop_grace = vend_grace_s
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -109,7 +110,7 @@ class Controller:
             while not self._should_exit():
                 item = self._next()
                 if isinstance(item, _Stop):
-                    self._stop_deadline = self.clock() + getattr(self, "_stop_grace", 0.0)
+                    self._stop_deadline = self.clock() + self._stop_grace
                 elif isinstance(item, _Request):
                     self._request(item)
                 elif item is not None:
