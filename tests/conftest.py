@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 from support import sim_config
 
 from vendd.app import Daemon
@@ -25,3 +26,12 @@ def daemon(config: Config) -> Iterator[Daemon]:
     d.wait_ready()
     yield d
     d.stop()
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    """gpiozero's mock pins, closed afterwards so the next test can claim the same pins."""
+    f = MockFactory()
+    yield f
+    f.reset()
+    f.close()

@@ -94,14 +94,6 @@ def test_virtual_dispenser_not_at_home_names_the_dispenser(tmp_path):
 
 
 @pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
-@pytest.fixture
 def cabinet(tmp_path: Path, factory: MockFactory) -> Iterator[tuple[Config, SimCabinet]]:
     config = sim_config(tmp_path, dispenser=DISPENSER, buttons=BUTTONS)
     sim = SimCabinet(config.dispenser, factory, turn_time_s=0.05)

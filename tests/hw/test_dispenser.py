@@ -136,14 +136,6 @@ class Rig:
 
 
 @pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
-@pytest.fixture
 def rigs(factory: MockFactory) -> Iterator[Callable[..., Rig]]:
     made: list[Rig] = []
 

@@ -88,14 +88,6 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> None:
         time.sleep(0.001)
 
 
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
 class Rig:
     def __init__(self, factory: MockFactory, **cfg: Any) -> None:
         self.factory = factory

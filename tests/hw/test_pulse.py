@@ -105,14 +105,6 @@ def test_coin_stays_open_until_the_gap_has_passed() -> None:
 # --- the driver with real-time trains ------------------------------------------------------------
 
 
-@pytest.fixture
-def factory() -> Iterator[MockFactory]:
-    f = MockFactory()
-    yield f
-    f.reset()
-    f.close()
-
-
 class Rig:
     def __init__(self, factory: MockFactory) -> None:
         self.cfg = PulseConfig(
