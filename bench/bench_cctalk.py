@@ -49,6 +49,7 @@ def config(tmp: Path, port: str) -> Config:
     data["ledger"] = {"path": tmp / "vendd.db"}
     data["mqtt"]["enabled"] = False
     data["sales"]["max_credit"] = 10_000_000  # 500 coins never reach it
+    data["dispenser"] = {"kind": "virtual", "turn_time_s": 0.0}  # coins only: no motors needed
     data["coin_acceptor"] = {
         "kind": "cctalk", "port": port, "poll_interval_ms": POLL_MS,
         "coins": [{"value": v, "label": lbl, "position": p} for p, (v, lbl) in COINS.items()],
