@@ -203,3 +203,16 @@ def test_sales_land_on_the_local_day(tmp_path: Path) -> None:
     days = [d for (d,) in ledger.db.conn.execute("SELECT day FROM sales ORDER BY seq")]
     assert days == ["2026-11-27", "2026-11-28"]
     ledger.close()
+
+
+def test_a_second_writer_never_breaks_the_chain(tmp_path: Path) -> None:
+    # The daemon's ledger and a CLI's (`vendd export-dex --reset`) append to the same file.
+    daemon_side = _stocked(tmp_path / "vendd.db")
+    cli_side = Ledger(tmp_path / "vendd.db", TZ)
+    for vend in (1, 2):
+        _sell(daemon_side, vend)
+        cli_side.append([Fact("note", {"text": f"export {vend}"})])
+    _sell(daemon_side, 3)
+    daemon_side.close()
+    cli_side.close()
+    assert _verify(tmp_path / "vendd.db") == []

@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from vendd.config import Config, load_config, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
-from vendd.ledger.reports import render, sales_report
 from vendd.ledger.verify import verify
 from vendd.money import Money
 
@@ -63,12 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
     ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
     ver.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
-    rep = command("report", _report, "sales by maker, product, slot or day")
+    rep = command("report", _report, "statements (sales and their split) by maker, product, "
+                  "slot or day; `report cash`: cash collections; `report stock`: stock")
+    rep.add_argument("what", nargs="?", choices=["sales", "cash", "stock"], default="sales",
+                     help="sales (default), cash or stock")
     rep.add_argument("--by", choices=["maker", "product", "slot", "day"], default="maker")
+    rep.add_argument("--period", help="today, week, month or YYYY-MM-DD..YYYY-MM-DD "
+                     "(local days in the machine's time zone)")
     rep.add_argument("--from", dest="start", type=_day, help="first local day, YYYY-MM-DD")
     rep.add_argument("--to", dest="end", type=_day, help="last local day, YYYY-MM-DD")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rep.add_argument("--chart", metavar="FILE.png", help="also draw the figures as a PNG chart")
     rep.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    dex = command("export-dex", _export_dex, "write the EVA-DTS (DEX) audit file")
+    dex.add_argument("--out", required=True, metavar="FILE", help="where to write the file")
+    dex.add_argument("--reset", action="store_true",
+                     help="reset the since-reset counters after this export (journaled)")
+    dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     return p
 
 
@@ -134,16 +145,79 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.ledger.cash import cash_report, render_cash
+    from vendd.ledger.statements import Period, local_today, parse_period, render_statement
+    from vendd.ledger.statements import statement as make_statement
+    from vendd.ledger.stock import render_stock, stock_report
+
     config = load_config(args.config)
+    tz = ZoneInfo(config.machine.timezone)
     if args.start and args.end and args.start > args.end:
         raise VenddError(f"--from {args.start} is after --to {args.end}")
+    if args.period and (args.start or args.end):
+        raise VenddError("use --period or --from/--to, not both")
+    if args.chart and args.what != "sales":
+        raise VenddError(f"--chart draws sales, not `report {args.what}`")
+    period = (parse_period(args.period, local_today(tz)) if args.period
+              else Period(args.start, args.end))
+    money = Money(config.machine.currency, config.machine.decimals)
     db = open_readonly(_ledger_path(args, config))
     try:
-        report = sales_report(db, args.by, args.start, args.end)
+        if args.what == "cash":
+            text = render_cash(cash_report(db, tz), args.format, money)
+        elif args.what == "stock":
+            text = render_stock(stock_report(db, tz), args.format)
+        else:
+            st = make_statement(db, period, config.shares, tz, args.by)
+            text = render_statement(st, args.format, money)
     finally:
         db.close()
-    money = Money(config.machine.currency, config.machine.decimals)
-    out.write(render(report, args.format, money).rstrip("\n") + "\n")
+    if args.chart:
+        from vendd.charts import write_chart
+
+        write_chart(st, args.chart, money, config.machine.language)
+        if args.format == "table":
+            text = text.rstrip("\n") + f"\nchart: {args.chart}"
+    out.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+    from datetime import datetime
+
+    from vendd import __version__
+    from vendd.commands import Fact
+    from vendd.ledger.dex import DexMachine, write_dex
+    from vendd.ledger.ledger import Ledger
+
+    config = load_config(args.config)
+    m = config.machine
+    tz = ZoneInfo(m.timezone)
+    path = _ledger_path(args, config)
+    db = open_readonly(path)
+    try:
+        dex = write_dex(db, DexMachine(m.id, m.name, m.location, m.currency, m.decimals,
+                                       __version__), tz, datetime.now(tz))
+    finally:
+        db.close()
+    target = Path(args.out)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.write_bytes(dex.text.encode("ascii"))
+        os.replace(partial, target)
+    except OSError as exc:
+        raise VenddError(f"{target}: cannot write the DEX file: {exc.strerror or exc}") from exc
+    out.write(f"{target}: EVA-DTS audit file, {dex.stamp.line()}\n")
+    if args.reset:
+        ledger = Ledger(path, tz)
+        try:
+            (row,) = ledger.append([Fact("dex_reset", {"through": dex.stamp.head_seq,
+                                                       "file": target.name, "by": "export-dex"})])
+        finally:
+            ledger.close()
+        out.write(f"since-reset counters reset after row {dex.stamp.head_seq} "
+                  f"(journal row {row.seq})\n")
     return 0
 
 

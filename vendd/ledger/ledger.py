@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -69,6 +70,19 @@ class Ledger:
         ).fetchone()
         return (row[0], row[1]) if row else (0, GENESIS)
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the write lock at once (waiting up to the busy timeout), so
+        the head read inside cannot go stale before the insert."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     @property
     def head(self) -> tuple[int, str]:
         return self._seq, self._hash
@@ -78,10 +92,12 @@ class Ledger:
         if not facts:
             return []
         conn = self.db.conn
-        seq, prev = self._seq, self._hash
         rows: list[JournalRow] = []
         try:
-            with self.db.atomic():
+            with self._write_transaction():
+                # Read the head under the write lock: another writer (`vendd export-dex
+                # --reset` while the daemon runs) may have appended since our last write.
+                seq, prev = self._read_head()
                 for fact in facts:
                     seq += 1
                     ts = self._clock()

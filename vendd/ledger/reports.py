@@ -1,7 +1,8 @@
-"""Sales reports over a range of local days, from the `sales` projection table.
+"""Sales reports over a range of local days, from the `sales` projection table, and the
+pieces every report shares (the journal stamp, plain-text tables).
 
 Every report states the journal range it covers and the chain head, so two people can check
-they read the same, unedited history."""
+they read the same, unedited history: same head seq and hash, same history."""
 
 from __future__ import annotations
 
@@ -41,6 +42,35 @@ class SalesReport:
     last_seq: int
     head: str
     extra: dict[str, Any] = field(default_factory=dict)
+    head_seq: int = 0
+
+
+@dataclass(frozen=True)
+class JournalStamp:
+    """The journal rows a report covers, and the chain head when it was read."""
+
+    first_seq: int
+    last_seq: int
+    head_seq: int
+    head: str
+
+    def line(self) -> str:
+        return (f"journal rows {self.first_seq}..{self.last_seq} of {self.head_seq}, "
+                f"chain head {self.head or '-'}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"first_seq": self.first_seq, "last_seq": self.last_seq,
+                "head_seq": self.head_seq, "head": self.head}
+
+
+def journal_stamp(db: sqlite_utils.Database, first: int | None = None,
+                  last: int | None = None) -> JournalStamp:
+    """The stamp of rows first..last (default: the whole journal) at the current head."""
+    row = db.conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    head_seq, head = (row[0], row[1]) if row else (0, "")
+    lo = first if first is not None else (1 if head_seq else 0)
+    hi = last if last is not None else head_seq
+    return JournalStamp(lo, hi, head_seq, head)
 
 
 def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date | None = None,
@@ -52,14 +82,12 @@ def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date |
         f"LEFT JOIN makers m ON m.id = s.maker {where} GROUP BY {group} ORDER BY 1"
     )
     rows = [tuple(r) for r in db.conn.execute(sql, params)]
-    first, last, head = db.conn.execute(
-        "SELECT MIN(seq), MAX(seq), (SELECT hash FROM journal ORDER BY seq DESC LIMIT 1) "
-        "FROM journal"
-    ).fetchone()
+    stamp = journal_stamp(db)
     return SalesReport(
         by=by, start=start, end=end, columns=[*keys, "items", "gross"], rows=rows,
         items=sum(r[-2] for r in rows), gross=sum(r[-1] for r in rows),
-        first_seq=first or 0, last_seq=last or 0, head=head or "",
+        first_seq=stamp.first_seq, last_seq=stamp.last_seq, head=stamp.head,
+        head_seq=stamp.head_seq,
     )
 
 
@@ -84,7 +112,7 @@ def render(report: SalesReport, fmt: Format, money: Money) -> str:
             "rows": [dict(zip(report.columns, r, strict=True)) for r in report.rows],
             "items": report.items, "gross": report.gross,
             "journal": {"first_seq": report.first_seq, "last_seq": report.last_seq,
-                        "head": report.head},
+                        "head_seq": report.head_seq, "head": report.head},
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
@@ -99,15 +127,27 @@ def _table(report: SalesReport, money: Money) -> str:
     cells = [[str(c) for c in r[:-1]] + [money(r[-1])] for r in report.rows]
     total = ["TOTAL"] + [""] * (len(report.columns) - 3) + [str(report.items), money(report.gross)]
     header = [c.upper() for c in report.columns]
-    widths = [max(len(x[i]) for x in [header, total, *cells]) for i in range(len(header))]
+    n = len(header)
+    span = f"{report.start or 'start'} .. {report.end or 'today'}"
+    stamp = JournalStamp(report.first_seq, report.last_seq, report.head_seq, report.head)
+    return table([f"Sales by {report.by}, {span}"], header, cells, total,
+                 right={n - 2, n - 1}, footer=[stamp.line()])
+
+
+def table(title: list[str], header: list[str], rows: list[list[str]],
+          total: list[str] | None = None, right: set[int] | None = None,
+          footer: list[str] | None = None) -> str:
+    """A plain-text table: columns in `right` are right-aligned (numbers, money)."""
+    right = right or set()
+    body = [header, *rows, *([total] if total else [])]
+    widths = [max(len(x[i]) for x in body) for i in range(len(header))]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if i >= len(values) - 2 else v.ljust(w)
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
                          for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
 
-    span = f"{report.start or 'start'} .. {report.end or 'today'}"
-    out = [f"Sales by {report.by}, {span}", line(header), "-" * (sum(widths) + 2 * len(widths))]
-    out += [line(c) for c in cells]
-    out += ["-" * (sum(widths) + 2 * len(widths)), line(total),
-            f"journal rows {report.first_seq}..{report.last_seq}, head {report.head[:16]}"]
-    return "\n".join(out)
+    rule = "-" * (sum(widths) + 2 * len(widths))
+    out = [*title, line(header), rule, *(line(r) for r in rows)]
+    if total:
+        out += [rule, line(total)]
+    return "\n".join([*out, *(footer or [])])
