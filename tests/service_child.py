@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
-from typing import Any
+
+from support import wait_for
 
 from vendd.app import Daemon
 from vendd.config import Config
@@ -18,14 +18,6 @@ from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispens
 from vendd.service import run_service
 
 SLOT = "A3"  # $1.50
-
-
-def _until(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"child: timed out waiting for {condition}")
-        time.sleep(0.005)
 
 
 def buy(daemon: Daemon) -> None:
@@ -37,10 +29,10 @@ def buy(daemon: Daemon) -> None:
     dispenser = daemon.devices.dispenser
     assert isinstance(acceptor, VirtualCoinAcceptor) and isinstance(buttons, VirtualButtons)
     assert isinstance(dispenser, VirtualDispenser)
-    _until(lambda: acceptor.accepting)
+    wait_for(lambda: acceptor.accepting, 10, "the acceptor to take coins")
     assert acceptor.insert(100, "$1") and acceptor.insert(50, "50c")
     buttons.press(SLOT)
-    _until(lambda: dispenser.motor_on == SLOT)
+    wait_for(lambda: dispenser.motor_on == SLOT, 10, "the motor to turn")
     print("MOTOR ON", flush=True)
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import wait_for
@@ -17,7 +18,7 @@ from vendd.errors import DeviceError, ProtocolError
 from vendd.events import CoinRejected, CreditInserted, DeviceFault, DeviceRecovered, Event
 from vendd.hw.base import CashAcceptor
 from vendd.hw.cctalk import codec
-from vendd.hw.cctalk.driver import CctalkCoinAcceptor
+from vendd.hw.cctalk.driver import CctalkCoinAcceptor, SerialLike, open_port
 
 COINS = {1: (5, "5c"), 2: (10, "10c"), 3: (25, "25c"), 4: (100, "$1")}
 CONFIGURED = [1, 2, 3]  # position 4 exists in the acceptor but not in the daemon's table
@@ -373,3 +374,130 @@ def test_read_path_garbage_only_protocol_errors_never_credit(wire):
     driver2, events2 = _fake_driver(data * 3, echo, checksum)
     driver2.poll_once()  # never raises
     assert events2.credits() == []
+
+
+# --- a port that dies at the worst moment, a bug in the loop, a coin during shutdown ----------
+
+
+class FlakyPort:
+    """The real pty port, whose next write of a frame with header `fail_header` fails as a
+    pulled USB adapter does (once per `arm()`)."""
+
+    def __init__(self, inner: SerialLike) -> None:
+        self.inner = inner
+        self.fail_header: int | None = None
+
+    def arm(self, header: int) -> None:
+        self.fail_header = header
+
+    def read(self, size: int = 1) -> bytes:
+        return self.inner.read(size)
+
+    def write(self, data: bytes) -> int | None:
+        if self.fail_header is not None and len(data) > 3 and data[3] == self.fail_header:
+            self.fail_header = None
+            raise serial.SerialException("write failed: [Errno 5] Input/output error")
+        return self.inner.write(data)
+
+    def reset_input_buffer(self) -> None:
+        self.inner.reset_input_buffer()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def flaky_rig(sim) -> Iterator[tuple[SimCctalkAcceptor, CctalkCoinAcceptor, Events, list]]:
+    cfg = config_for(sim)
+    ports: list[FlakyPort] = []
+
+    def factory() -> SerialLike:
+        port = FlakyPort(open_port(cfg))
+        ports.append(port)
+        return port
+
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", cfg, serial_factory=factory)
+    driver.start(events)
+    driver.set_accepting(True)
+    wait_for(lambda: sim.accepting, what="master inhibit released")
+    yield sim, driver, events, ports
+    driver.stop()
+
+
+def test_port_dies_while_restoring_inhibits_after_lost_events(flaky_rig):
+    """Seven coins between two polls (two lost), and the USB adapter drops out just as the
+    driver re-sends the inhibits: the five coins it saw are credited once, the reader keeps
+    running, and a coin after the reopen is credited too."""
+    sim, driver, events, ports = flaky_rig
+    ports[-1].arm(codec.MODIFY_INHIBITS)
+    assert all(sim.insert_burst([1, 2, 3, 1, 2, 3, 1]))
+    wait_for(lambda: events.faults("disconnected"), what="the port error as a fault")
+    assert events.faults("disconnected")[0].blocking
+    wait_for(lambda: events.of(DeviceRecovered), what="the reopen")
+    wait_for(lambda: len(events.credits()) >= 5, what="the five coins seen")
+    assert sim.insert(2)
+    wait_for(lambda: len(events.credits()) == 6, what="a coin after the reopen")
+    assert events.credits() == [COINS[p][0] for p in [3, 1, 2, 3, 1, 2]]
+    assert len(ports) == 2  # reopened once
+    assert driver._thread is not None and driver._thread.is_alive()
+
+
+def test_port_dies_while_restoring_inhibits_after_a_reset(flaky_rig):
+    sim, driver, events, ports = flaky_rig
+    assert sim.insert(1)
+    wait_for(lambda: events.credits() == [5])
+    ports[-1].arm(codec.MODIFY_INHIBITS)
+    sim.self_reset()
+    wait_for(lambda: events.faults("device_reset"), what="device_reset")
+    wait_for(lambda: events.faults("disconnected"), what="the port error as a fault")
+    wait_for(lambda: events.of(DeviceRecovered), what="the reopen")
+    wait_for(lambda: sim.accepting, what="inhibits restored after the reopen")
+    assert sim.insert(2)
+    wait_for(lambda: events.credits() == [5, 10], what="a coin after the reset and reopen")
+    assert driver._thread is not None and driver._thread.is_alive()
+
+
+def test_a_bug_in_the_loop_is_a_fault_and_the_reader_carries_on(rig, monkeypatch, caplog):
+    """Anything unexpected at the thread boundary: logged with its traceback, a blocking
+    fault, the port reopened, and the coin it was handling credited once after all."""
+    sim, driver, events = rig
+    real = driver._handle_result
+    calls = {"n": 0}
+
+    def buggy(a: int, b: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("a bug")
+        real(a, b)
+
+    monkeypatch.setattr(driver, "_handle_result", buggy)
+    assert sim.insert(3)
+    wait_for(lambda: events.faults("driver_error"), what="the bug as a fault")
+    fault = events.faults("driver_error")[0]
+    assert fault.blocking and "KeyError" in fault.detail
+    assert any(r.exc_info for r in caplog.records if "reader failed" in r.getMessage())
+    wait_for(lambda: events.of(DeviceRecovered), what="recovery")
+    wait_for(lambda: events.credits() == [25], what="the coin, once")
+    assert sim.insert(1)
+    wait_for(lambda: events.credits() == [25, 5])
+    assert driver._thread is not None and driver._thread.is_alive()
+
+
+def test_coin_validated_during_shutdown_is_still_credited(sim):
+    """The daemon stops the acceptors before the controller: a coin the acceptor took between
+    the last poll and the master inhibit is posted by stop(), not kept by the machine."""
+    events = Events()
+    driver = CctalkCoinAcceptor("coin_acceptor", config_for(sim, poll_interval_ms=999))
+    driver.start(events)
+    driver.set_accepting(True)
+    try:
+        wait_for(lambda: sim.accepting, what="master inhibit released")
+        # Between two polls: the credit buffer was just read, the next read is ~1 s away.
+        wait_for(lambda: sim.requests[-1] == codec.READ_CREDIT, what="an idle reader")
+        assert sim.insert(3)
+    finally:
+        driver.stop()
+    assert not sim.accepting
+    assert events.credits() == [25]
+    assert sim.requests[-2:] == [codec.MODIFY_MASTER_INHIBIT, codec.READ_CREDIT]

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from support import wait_for
 
 from simulator.cabinet import SimCabinet
 from vendd.config import GpioDispenserConfig
 from vendd.errors import ConfigError
 from vendd.events import DeviceFault, DeviceRecovered, Event, VendFinished, VendOutcome
 from vendd.hw.dispenser import GpioDispenser
+from vendd.hw.virtual import VirtualDispenser
 
 TIMING = {"leave_home_timeout_s": 0.2, "home_timeout_s": 0.4, "drop_wait_s": 0.05, "turns": 2}
 DIRECT = {
@@ -43,15 +45,6 @@ MATRIX = {
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    """Wait for a condition with a deadline (a short poll; never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.001)
 
 
 def on_intervals(pin: Any, active_high: bool) -> list[tuple[float, float]]:
@@ -106,7 +99,7 @@ class Rig:
         self.dispenser.start(self.post)
         self.cabinet = SimCabinet(self.cfg, factory, turn_time_s)
         self.cabinet.start()
-        wait_until(self._inputs_ready, what="cabinet inputs")
+        wait_for(self._inputs_ready, what="cabinet inputs")
         for group in motor_groups(self.cfg):
             for pin in group:
                 factory.pin(pin).clear_states()
@@ -297,7 +290,7 @@ def test_stop_mid_turn_powers_off_and_reports_interrupted(
     rig = Rig(factory, {**raw, "home_timeout_s": 5.0}, turn_time_s=3.0)
     try:
         rig.dispenser.vend(7, "A1")
-        wait_until(lambda: rig.cabinet.turns["A1"] == 1, what="the cam leaving home")
+        wait_for(lambda: rig.cabinet.turns["A1"] == 1, what="the cam leaving home")
         rig.dispenser.stop()
         assert rig.next(VendFinished, timeout=1.0) == VendFinished(
             7, "A1", VendOutcome.INTERRUPTED, 1
@@ -345,7 +338,7 @@ def test_post_raising_leaves_motors_off_and_lock_free(
 
     rig.dispenser._post = flaky
     rig.dispenser.vend(1, "A1")
-    wait_until(lambda: bool(errors), what="the vend thread to fail")
+    wait_for(lambda: bool(errors), what="the vend thread to fail")
     assert isinstance(errors[0], Boom)
     assert_safe_history(rig.factory, rig.cfg)
     assert rig.vend("A2", 2).outcome is VendOutcome.DELIVERED  # the lock was released
@@ -364,13 +357,13 @@ def test_post_raising_mid_vend_on_a_fault(
 
     rig.dispenser._post = boom
     rig.dispenser.vend(2, "A1")  # posts motor_not_home mid-vend
-    wait_until(lambda: bool(errors), what="the vend thread to fail")
+    wait_for(lambda: bool(errors), what="the vend thread to fail")
     rig.dispenser._post = rig.post
     assert_safe_history(rig.factory, rig.cfg)
     assert rig.vend("B1", 3).outcome is VendOutcome.DELIVERED
 
 
-def test_exception_mid_turn_powers_off(
+def test_exception_mid_turn_powers_off_and_ends_the_vend(
     rigs: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     errors = capture_thread_errors(monkeypatch)
@@ -386,8 +379,9 @@ def test_exception_mid_turn_powers_off(
 
     monkeypatch.setattr(rig.dispenser, "_wait", failing_wait)
     rig.dispenser.vend(1, "A1")
-    wait_until(lambda: bool(errors), what="the vend thread to fail")
+    assert rig.next(VendFinished) == VendFinished(1, "A1", VendOutcome.STUCK_AT_HOME, 1)
     assert energised.is_set()
+    assert errors == []
     assert_safe_history(rig.factory, rig.cfg)
     monkeypatch.setattr(rig.dispenser, "_wait", real_wait)
     assert rig.vend("B2", 2).outcome is VendOutcome.DELIVERED
@@ -425,3 +419,78 @@ def test_the_history_check_catches_overlap_and_a_motor_left_on(factory: MockFact
     a1.on()
     a1.off()
     assert_safe_history(factory, cfg)
+
+
+# --- a GPIO error ends the vend: the buyer gets the credit back --------------------------------
+
+
+@pytest.mark.parametrize("raw", [DIRECT, MATRIX], ids=["direct", "matrix"])
+def test_gpio_error_mid_vend_finishes_the_vend_and_faults(
+    rigs: Callable[..., Rig],
+    raw: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """lgpio raising on a pin write: the vend still ends (STUCK_AT_HOME, so the machine gives
+    the credit back and faults the slot), the dispenser reports a blocking gpio_error with the
+    traceback in the log, and no motor is left on."""
+    errors = capture_thread_errors(monkeypatch)
+    rig = rigs(raw)
+    motor = rig.dispenser._outputs[5]  # A1 (direct) or row A (matrix)
+
+    def bad_write() -> None:
+        raise OSError(5, "lgpio: bad write")
+
+    monkeypatch.setattr(motor, "on", bad_write)
+    rig.dispenser.vend(1, "A1")
+    assert rig.next(VendFinished) == VendFinished(1, "A1", VendOutcome.STUCK_AT_HOME, 1)
+    fault = rig.next(DeviceFault)
+    assert (fault.device, fault.code, fault.blocking) == ("dispenser", "gpio_error", True)
+    assert "lgpio: bad write" in fault.detail
+    assert any(r.exc_info for r in caplog.records if "vend 1 slot A1 failed" in r.getMessage())
+    assert errors == []
+    assert_safe_history(rig.factory, rig.cfg)
+    monkeypatch.undo()
+    assert rig.vend("B1", 2).outcome is VendOutcome.DELIVERED  # the motor lock was released
+
+
+def test_gpio_error_before_any_turn_reports_zero_turns(
+    rigs: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = rigs()
+    home = rig.dispenser._homes["A1"]
+
+    def bad_read() -> bool:
+        raise OSError(5, "lgpio: bad read")
+
+    monkeypatch.setattr(type(home), "active", property(lambda self: bad_read()))
+    rig.dispenser.vend(3, "A1")
+    assert rig.next(VendFinished) == VendFinished(3, "A1", VendOutcome.STUCK_AT_HOME, 0)
+    assert rig.next(DeviceFault).code == "gpio_error"
+    assert turned(rig.factory, rig.cfg) == 0
+
+
+def test_virtual_dispenser_error_finishes_the_vend(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    errors = capture_thread_errors(monkeypatch)
+    events: queue.Queue[Event] = queue.Queue()
+    dispenser = VirtualDispenser()
+    dispenser.start(events.put)
+
+    def broken(slot: str) -> VendOutcome:
+        raise OSError(5, "sim: bad write")
+
+    dispenser.outcome_for = broken
+    dispenser.vend(1, "A1")
+    assert events.get(timeout=5) == VendFinished(1, "A1", VendOutcome.STUCK_AT_HOME)
+    fault = events.get(timeout=5)
+    assert isinstance(fault, DeviceFault)
+    assert (fault.code, fault.blocking) == ("gpio_error", True)
+    assert dispenser.motor_on is None
+    assert errors == []
+    assert any(r.exc_info for r in caplog.records if "vend 1 slot A1 failed" in r.getMessage())
+    dispenser.outcome_for = lambda slot: VendOutcome.DELIVERED
+    dispenser.vend(2, "A2")  # not "a vend is already running"
+    assert events.get(timeout=5) == VendFinished(2, "A2", VendOutcome.DELIVERED)
+    dispenser.stop()

@@ -4,12 +4,12 @@ buttons, cancel, service key, and a row x column keypad scanned through MockConn
 from __future__ import annotations
 
 import queue
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockConnectedPin, MockFactory, MockPin
+from support import wait_for
 
 from vendd.config import ButtonsConfig
 from vendd.events import CancelPressed, Event, SelectionPressed, ServiceKey
@@ -79,13 +79,6 @@ def test_deadline_says_when_to_poll() -> None:
 
 
 # --- the driver on pins --------------------------------------------------------------------------
-
-
-def wait_until(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
 
 
 class Rig:
@@ -194,5 +187,5 @@ def test_keypad_matrix(factory: MockFactory) -> None:
         assert rig.next() == CancelPressed()
     finally:
         rig.buttons.stop()
-    wait_until(lambda: factory.pin(17).states[-1].state is True)
+    wait_for(lambda: factory.pin(17).states[-1].state is True)
     assert factory.pin(27).states[-1].state is True  # rows left idle

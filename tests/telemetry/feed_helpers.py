@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from support import wait_for
 
 from vendd.config import Config
 from vendd.ledger import read_rows
@@ -67,15 +67,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(cond: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+# The tests here and daemon_proc.py (a child process with tests/ on PYTHONPATH) import it
+# under its old name.
+wait_until = wait_for
 
 
 # --- certificates --------------------------------------------------------------------------
@@ -120,12 +114,18 @@ def make_certs(folder: Path) -> Certs:
 class Broker:
     """A private Mosquitto. `port`: anonymous; `tls_port`: TLS; `mtls_port`: TLS with a client
     certificate required; `pw_port`: username and password. Persistence is on, so a stop
-    (SIGTERM) and start keep sessions and queued messages, like a real broker restart."""
+    (SIGTERM) and start keep sessions and queued messages, like a real broker restart.
+    `acl`: the text of a Mosquitto ACL file for the anonymous listener (`set_acl` changes it
+    on the running broker)."""
 
-    def __init__(self, folder: Path, certs: Certs | None) -> None:
+    def __init__(self, folder: Path, certs: Certs | None, acl: str | None = None) -> None:
         self.folder = folder
         self.certs = certs
+        self.acl: Path | None = None
         folder.mkdir(parents=True, exist_ok=True)
+        if acl is not None:
+            self.acl = folder / "acl"
+            self.acl.write_text(acl)
         self.port, self.tls_port, self.mtls_port, self.pw_port = (free_port() for _ in range(4))
         self.log = folder / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -148,6 +148,8 @@ class Broker:
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
         ]
+        if self.acl is not None:
+            lines.append(f"acl_file {self.acl}")
         if self.certs is not None:
             c = self.certs
             tls = [f"cafile {c.ca}", f"certfile {c.server_cert}", f"keyfile {c.server_key}"]
@@ -176,7 +178,13 @@ class Broker:
             except OSError:
                 return False
 
-        wait_until(listening, 10, "mosquitto to listen")
+        wait_for(listening, 10, "mosquitto to listen")
+
+    def set_acl(self, text: str) -> None:
+        """Rewrite the ACL file and have the running broker reload it (SIGHUP)."""
+        assert self.acl is not None and self.proc is not None, "a broker started with an acl"
+        self.acl.write_text(text)
+        self.proc.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         """SIGTERM: Mosquitto saves its persistence file and exits."""
@@ -221,7 +229,7 @@ class Feed:
         props.SessionExpiryInterval = 3600
         self.client.connect_async("127.0.0.1", port, 30, clean_start=False, properties=props)
         self.client.loop_start()
-        wait_until(self.subscribed.is_set, 10, "the test subscriber to subscribe")
+        wait_for(self.subscribed.is_set, 10, "the test subscriber to subscribe")
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any,
                     props: Any) -> None:
@@ -307,13 +315,13 @@ def sell(daemon: Any, slot_id: str, timeout: float = 5.0) -> None:
     credit = controller.state.credit
     owed = max(controller.state.slots[slot_id].price - credit, 0)
     acceptor = daemon.devices.acceptors[0]
-    wait_until(lambda: acceptor.accepting, timeout, "the acceptor to take coins")
+    wait_for(lambda: acceptor.accepting, timeout, "the acceptor to take coins")
     for coin in COINS:
         while owed >= coin:
             assert acceptor.insert(coin), "coin rejected"
             owed -= coin
     price = controller.state.slots[slot_id].price
-    wait_until(lambda: controller.state.credit >= price, timeout, "the credit")
+    wait_for(lambda: controller.state.credit >= price, timeout, "the credit")
     daemon.devices.inputs[0].press(slot_id)
-    wait_until(lambda: controller.state.last_vend_id > vends and controller.state.vend is None,
-          timeout, f"the sale of {slot_id}")
+    wait_for(lambda: controller.state.last_vend_id > vends and controller.state.vend is None,
+             timeout, f"the sale of {slot_id}")

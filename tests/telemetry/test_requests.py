@@ -118,6 +118,9 @@ def test_requests_are_off_unless_enabled(tmp_path: Path, broker: Broker, feed: F
                                          start_daemon) -> None:
     config = mqtt_config(tmp_path, broker.port, requests={"ping": True})
     start_daemon(config)
+    # The daemon subscribes before it publishes on the same connection: once the feed has
+    # the journal, requests are heard (a request sent earlier would reach no one).
+    wait_until(lambda: feed.has_all(journal(config.ledger.path)[-1]["seq"]), 5, "the feed")
     before = tables(config.ledger.path)
     feed.request("set_price", {"request_id": "x1", "slot": "A1", "price": 100})
     feed.request("ping", {"request_id": "x2"})

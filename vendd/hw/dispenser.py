@@ -20,6 +20,10 @@ at once), and ends by posting `VendFinished`:
    completed turn is DELIVERED.
 3. `stop()` mid-turn powers off at once and the outcome is INTERRUPTED.
 
+4. any exception in the vend thread (a GPIO write or read failing): outcome STUCK_AT_HOME with
+   the turns made so far (the machine restores the credit and faults the slot) and a blocking
+   `DeviceFault("gpio_error")`; the traceback is logged.
+
 Safe state: every motor output off (row and column pins off in a matrix). Every exit path of a
 vend (outcome, timeout, exception, stop) ends in a `finally` that switches every motor output
 off; `stop()` switches them off again before releasing the pins. The driver board must hold the
@@ -100,6 +104,7 @@ class GpioDispenser:
         self._homes: dict[str, EdgeInput] = {}
         self._drop_sensor: EdgeInput | None = None
         self._threads: set[threading.Thread] = set()
+        self._turns_made = 0  # in the running vend (under the motor lock)
         self.slots = motor_slots(config)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -178,8 +183,12 @@ class GpioDispenser:
 
     def _run(self, vend_id: int, slot: str) -> None:
         try:
-            with self._motor_lock:
-                outcome, turns = self._vend_safely(slot)
+            try:
+                with self._motor_lock:
+                    outcome, turns = self._vend_safely(slot)
+            except Exception as exc:  # the thread boundary: the vend must still end
+                self._vend_failed(vend_id, slot, exc)
+                return
             log.info(
                 "%s: vend %d slot %s: %s after %d turn(s)",
                 self.name,
@@ -192,6 +201,16 @@ class GpioDispenser:
         finally:
             self._threads.discard(threading.current_thread())
 
+    def _vend_failed(self, vend_id: int, slot: str, exc: Exception) -> None:
+        """The motors are off (`_vend_safely`'s finally). End the vend so the machine gives the
+        credit back and faults the slot, and take the dispenser out of service."""
+        turns = self._turns_made
+        log.exception("%s: vend %d slot %s failed after %d turn(s)", self.name, vend_id, slot,
+                      turns)
+        self._emit(VendFinished(vend_id, slot, VendOutcome.STUCK_AT_HOME, turns))
+        self._emit(DeviceFault(self.name, "gpio_error", str(exc) or type(exc).__name__,
+                               blocking=True))
+
     def _emit(self, event: Any) -> None:
         assert self._post is not None
         self._post(event)
@@ -199,6 +218,7 @@ class GpioDispenser:
     # --- one vend ----------------------------------------------------------------------------
 
     def _vend_safely(self, slot: str) -> tuple[VendOutcome, int]:
+        self._turns_made = 0
         try:
             refused = self._refusal(slot)
             if refused is not None:
@@ -233,6 +253,7 @@ class GpioDispenser:
 
     def _turns(self, slot: str) -> tuple[VendOutcome, int]:
         for turn in range(1, self._cfg.turns + 1):
+            self._turns_made = turn
             try:
                 outcome = self._turn(slot, first=turn == 1)
             except _NotAtHome:
@@ -313,8 +334,15 @@ class GpioDispenser:
             self._outputs[pin].on()
 
     def _all_off(self) -> None:
+        """Every motor output off: one pin failing does not leave the others on."""
+        failed: GPIOZeroError | OSError | None = None
         for out in list(self._outputs.values()):
-            out.off()
+            try:
+                out.off()
+            except (GPIOZeroError, OSError) as exc:
+                failed = failed or exc
+        if failed is not None:
+            raise failed
 
     # --- callbacks (library thread: set a flag, notify, return) ------------------------------
 

@@ -14,6 +14,7 @@ from vendd.events import (
     CancelPressed,
     CoinRejected,
     CreditInserted,
+    DeviceFault,
     SelectionPressed,
     ServiceKey,
     VendFinished,
@@ -91,12 +92,18 @@ class VirtualDispenser:
 
     def _turn(self, vend_id: int, slot: str) -> None:
         try:
-            self.motor_on = slot
-            interrupted = self._stopping.wait(self.turn_time_s)
-            outcome = VendOutcome.INTERRUPTED if interrupted else self.outcome_for(slot)
-        finally:
-            self.motor_on = None
-            self._busy.release()
+            try:
+                self.motor_on = slot
+                interrupted = self._stopping.wait(self.turn_time_s)
+                outcome = VendOutcome.INTERRUPTED if interrupted else self.outcome_for(slot)
+            finally:
+                self.motor_on = None
+                self._busy.release()
+        except Exception as exc:  # the thread boundary: like GpioDispenser, end the vend
+            log.exception("%s: vend %d slot %s failed", self.name, vend_id, slot)
+            self._post(VendFinished(vend_id, slot, VendOutcome.STUCK_AT_HOME))
+            self._post(DeviceFault(self.name, "gpio_error", str(exc) or type(exc).__name__))
+            return
         self._post(VendFinished(vend_id, slot, outcome))
 
 

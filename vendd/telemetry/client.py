@@ -154,7 +154,8 @@ class Connection:
 
     - `on_connected(client)`: after every successful CONNACK (resubscribe, republish retained);
     - `on_message[topic_filter](message)`: paho's thread; enqueue and return;
-    - `on_ack(mid)`: a QoS 1 PUBACK; enqueue and return (paho holds its lock here);
+    - `on_ack(mid, ok)`: a QoS 1 PUBACK; `ok` is False when its reason code is a failure (the
+      broker refused the message, e.g. an ACL): enqueue and return (paho holds its lock here);
     - `on_refused(code, detail)` / `on_accepted()`: credentials refused / connection works."""
 
     def __init__(self, mqtt: MqttConfig, client_id: str, topics: Topics) -> None:
@@ -166,11 +167,12 @@ class Connection:
         self.connected = threading.Event()
         self.on_connected: list[Callable[[paho.Client], None]] = []
         self.on_message: dict[str, Callable[[paho.MQTTMessage], None]] = {}
-        self.on_ack: Callable[[int], None] = lambda mid: None
+        self.on_ack: Callable[[int, bool], None] = lambda mid, ok: None
         self.on_refused: Callable[[str, str], None] = lambda code, detail: None
         self.on_accepted: Callable[[], None] = lambda: None
         self._refused: str | None = None
         self._failures = 0
+        self._publish_refusals = 0  # refused PUBACKs in a row (logged once per streak)
         self._stopping = False
         c = self.client
         c.on_connect = self._connected
@@ -247,9 +249,17 @@ class Connection:
 
     def _published(self, client: paho.Client, userdata: Any, mid: int,
                    reason_code: ReasonCode, properties: Properties | None) -> None:
-        if reason_code.is_failure:
-            log.error("the broker refused message %d: %s", mid, reason_code)
-        self.on_ack(mid)
+        ok = not reason_code.is_failure
+        if not ok:
+            self._publish_refusals += 1
+            if self._publish_refusals == 1:
+                log.error("the broker refused message %d: %s", mid, reason_code)
+            else:
+                log.debug("the broker refused message %d: %s", mid, reason_code)
+        elif self._publish_refusals:
+            log.info("the broker accepts messages again (%d refused)", self._publish_refusals)
+            self._publish_refusals = 0
+        self.on_ack(mid, ok)
 
 
 def _message_handler(callback: Callable[[paho.MQTTMessage], None]) -> Callable[..., None]:

@@ -6,6 +6,13 @@ and stores in the `relay` table the highest seq below which the broker acknowled
 After a restart it publishes again from there; paho itself re-sends what was in flight when a
 connection drops. Consumers dedupe by `(machine, seq)`.
 
+A PUBACK with a failure reason code (the broker refused the row, e.g. an ACL) is not an ack:
+the stored position stays below that row, `on_fault("publish_refused", ...)` is called and the
+refused rows are published again with back-off (later rows keep flowing meanwhile, so a
+retried row can arrive after newer ones). Any exception in the thread is logged, reported with
+`on_fault("relay_error", ...)`, and the loop starts again from the stored position after a
+back-off. `on_recovered()` is called once rows are acknowledged again.
+
 The controller only calls `wake()`, which never blocks."""
 
 from __future__ import annotations
@@ -17,13 +24,13 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import paho.mqtt.client as paho
 import sqlite_utils
 
-from vendd.errors import LedgerError
 from vendd.ledger import JournalRow
 from vendd.ledger.db import connect
 from vendd.ledger.journal import canonical
@@ -34,6 +41,10 @@ log = logging.getLogger(__name__)
 RELAY_NAME = "mqtt"
 IDLE_S = 0.5  # how often an idle relay looks at the connection and the stop flag
 ACK_LINGER_S = 0.002
+RETRY_MIN_S = 1.0  # first re-send of refused rows; doubles up to RETRY_MAX_S
+RETRY_MAX_S = 60.0
+RESTART_MIN_S = 1.0  # first restart after the thread failed; doubles up to RESTART_MAX_S
+RESTART_MAX_S = 60.0
 _WAKE: Final = object()
 
 
@@ -91,8 +102,12 @@ class Relay:
         self._woken = threading.Event()
         self._stop_deadline: float | None = None
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
         self.ready = threading.Event()
         self._progress = threading.Condition()
+        # Called on the relay thread; they must not block (the daemon posts to the controller).
+        self.on_fault: Callable[[str, str], None] = lambda code, detail: None
+        self.on_recovered: Callable[[], None] = lambda: None
         # Relay-thread state.
         self._pending: dict[int, int] = {}  # mid -> seq, handed to paho, not yet acked
         self._outstanding: collections.deque[int] = collections.deque()  # seqs, in order
@@ -101,6 +116,12 @@ class Relay:
         self._acked = 0
         self._saved = 0
         self._saved_at = 0.0
+        self._retry: set[int] = set()  # refused seqs waiting to be published again
+        self._retry_at: float | None = None
+        self._retry_backoff = RETRY_MIN_S
+        self._refused: set[int] = set()  # refused seqs not acknowledged since
+        self._restart_backoff = RESTART_MIN_S
+        self._faulted = False  # a fault was reported and rows have not flowed since
 
     # --- other threads ------------------------------------------------------------------------
 
@@ -110,9 +131,10 @@ class Relay:
             self._woken.set()
             self._queue.put(_WAKE)
 
-    def acked(self, mid: int) -> None:
-        """paho's on_publish (under paho's lock): enqueue and return."""
-        self._queue.put(mid)
+    def acked(self, mid: int, ok: bool = True) -> None:
+        """paho's on_publish (under paho's lock): enqueue and return. `ok` False: the broker
+        refused the message (a failure reason code in the PUBACK)."""
+        self._queue.put((mid, ok))
 
     @property
     def acked_seq(self) -> int:
@@ -134,6 +156,7 @@ class Relay:
     def stop(self, drain_s: float = 2.0) -> None:
         """Stop after publishing what is journaled, waiting for acks up to `drain_s`."""
         self._stop_deadline = time.monotonic() + drain_s
+        self._stopped.set()
         self._queue.put(_WAKE)
         if self._thread is not None:
             self._thread.join(drain_s + 5)
@@ -141,28 +164,50 @@ class Relay:
     # --- the relay thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        while True:
+            try:
+                self._serve()
+                return
+            except Exception as exc:  # the thread boundary: the feed must not end silently
+                log.exception("the relay failed; it starts again in %.0f s",
+                              self._restart_backoff)
+                self._report("relay_error", f"{type(exc).__name__}: {exc}")
+            finally:
+                self.ready.set()
+            if self._stopped.wait(self._restart_backoff):
+                return
+            self._restart_backoff = min(self._restart_backoff * 2, RESTART_MAX_S)
+
+    def _serve(self) -> None:
+        """Publish from the stored position until stopped. Raises on any failure (the ledger
+        cannot be opened or read, paho raising): `_run` starts it again."""
+        db = connect(self._path)
         try:
-            db = connect(self._path)
-        except LedgerError as exc:
-            log.error("the relay cannot open the ledger, the feed stops: %s", exc)
-            self.ready.set()
-            return
-        try:
-            self._acked = self._saved = self._sent = load_acked(db, self._name)
+            self._resume(load_acked(db, self._name))
             log.info("relay resumes after seq %d", self._acked)
             self.ready.set()
             while True:
                 more = self._connected.is_set() and self._publish_some(db)
+                if self._connected.is_set():
+                    self._publish_refused(db)
                 self._take(block=not more)
                 self._advance()
                 self._save(db, force=False)
                 if self._stop_deadline is not None and self._finished(more):
                     break
-        except sqlite3.Error as exc:
-            log.error("the relay lost its ledger connection, the feed stops: %s", exc)
         finally:
             self._save(db, force=True)
             db.close()
+
+    def _resume(self, acked: int) -> None:
+        """Start (again) from the stored position: what was in flight is published again."""
+        self._acked = self._saved = self._sent = acked
+        self._pending.clear()
+        self._outstanding.clear()
+        self._done.clear()
+        self._retry.clear()
+        self._refused.clear()
+        self._retry_at = None
 
     def _finished(self, more: bool) -> bool:
         assert self._stop_deadline is not None
@@ -194,6 +239,61 @@ class Relay:
             self._sent = seq
         return len(rows) == limit
 
+    def _publish_refused(self, db: sqlite_utils.Database) -> None:
+        """Publish the refused rows again once their back-off is over."""
+        if self._retry_at is None or time.monotonic() < self._retry_at:
+            return
+        seqs = sorted(self._retry)
+        try:
+            rows = db.conn.execute(
+                "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq BETWEEN ? AND ? "
+                "ORDER BY seq", (seqs[0], seqs[-1])).fetchall()
+        except sqlite3.OperationalError as exc:  # busy/locked: try again shortly
+            log.warning("relay cannot read the journal yet: %s", exc)
+            return
+        log.info("publishing %d refused row(s) again", len(seqs))
+        machine, event = self._topics.machine, self._topics.event
+        for seq, ts, kind, fields_json, hash_ in rows:
+            if seq not in self._retry:
+                continue
+            payload = raw_payload(seq, ts, kind, machine, fields_json, hash_)
+            info = self._client.publish(event(kind), payload, qos=1)
+            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                log.error("cannot hand seq %d to paho: %s", seq, paho.error_string(info.rc))
+                self._retry_at = time.monotonic() + self._retry_backoff
+                return
+            self._pending[info.mid] = seq
+            self._retry.discard(seq)
+        self._retry_at = None
+
+    def _refuse(self, seq: int) -> None:
+        """The broker refused `seq`: keep it unacked and publish it again after a back-off."""
+        self._retry.add(seq)
+        self._refused.add(seq)
+        if self._retry_at is not None:
+            return  # already scheduled with this batch of refusals
+        delay = self._retry_backoff
+        self._retry_at = time.monotonic() + delay
+        self._retry_backoff = min(delay * 2, RETRY_MAX_S)
+        self._report("publish_refused",
+                      f"the broker refused journal row {seq} (check its ACL); the relay "
+                      f"keeps it and publishes it again in {delay:.0f} s")
+
+    def _report(self, code: str, detail: str) -> None:
+        if self._faulted:
+            log.debug("relay: %s: %s", code, detail)
+        else:
+            log.error("relay: %s: %s", code, detail)
+        self._faulted = True
+        self.on_fault(code, detail)
+
+    def _recovered(self) -> None:
+        log.info("the broker acknowledges the feed again")
+        self._faulted = False
+        self._retry_backoff = RETRY_MIN_S
+        self._restart_backoff = RESTART_MIN_S
+        self.on_recovered()
+
     def _take(self, block: bool) -> None:
         try:
             item = self._queue.get(timeout=IDLE_S) if block else self._queue.get_nowait()
@@ -205,10 +305,16 @@ class Relay:
         while True:
             if item is _WAKE:
                 self._woken.clear()
-            elif isinstance(item, int):
-                seq = self._pending.pop(item, None)
-                if seq is not None:
+            elif isinstance(item, tuple):
+                mid, ok = item
+                seq = self._pending.pop(mid, None)
+                if seq is None:
+                    pass  # from before a restart: that row is published again
+                elif ok:
                     self._done.add(seq)
+                    self._refused.discard(seq)
+                else:
+                    self._refuse(seq)
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -222,6 +328,8 @@ class Relay:
         if self._acked != before:
             with self._progress:
                 self._progress.notify_all()
+            if self._faulted and not self._refused:
+                self._recovered()
 
     def _save(self, db: sqlite_utils.Database, force: bool) -> None:
         if self._acked == self._saved:

@@ -134,20 +134,36 @@ class CctalkCoinAcceptor:
 
     def _run(self) -> None:
         backoff = BACKOFF_START_S
-        interval = self.config.poll_interval_ms / 1000
         while not self._stopping.is_set():
-            if self._ser is None and not self._try_open():
-                self._first_attempt.set()
+            try:
+                healthy = self._cycle()
+            except Exception as exc:  # the thread boundary: a bug must not end the reader
+                log.exception("%s: reader failed; reopening %s", self.name, self.config.port)
+                self._close()  # reopen: _initialise carries on from the last counter posted
+                self._raise_fault("driver_error", f"{type(exc).__name__}: {exc}")
+                healthy = False
+            self._first_attempt.set()
+            if healthy:
+                backoff = BACKOFF_START_S
+            else:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            backoff = BACKOFF_START_S
-            started = time.monotonic()
-            self.poll_once()
-            self._first_attempt.set()
-            self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
-            self._wake.clear()
         self._shutdown()
+
+    def _cycle(self) -> bool:
+        """Open the port if needed, poll once, wait for the next poll. False when the port
+        could not be opened or was lost: the caller backs off before reopening."""
+        if self._ser is None and not self._try_open():
+            return False
+        started = time.monotonic()
+        self.poll_once()
+        if self._ser is None:
+            return False
+        self._first_attempt.set()
+        interval = self.config.poll_interval_ms / 1000
+        self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
+        self._wake.clear()
+        return True
 
     def _try_open(self) -> bool:
         try:
@@ -169,6 +185,9 @@ class CctalkCoinAcceptor:
             self._apply_master_inhibit()
             reply = self._transact(codec.READ_CREDIT)
             buffer = codec.parse_credit_buffer(reply.data)
+            self._clear_fault()
+            # Inside the try: re-sending the inhibits after a reset can meet a dead port.
+            self._handle_buffer(buffer)
         except NoResponseError as exc:
             self._raise_fault("no_response", str(exc))
             return
@@ -179,8 +198,6 @@ class CctalkCoinAcceptor:
         except OSError as exc:
             self._disconnected(exc)
             return
-        self._clear_fault()
-        self._handle_buffer(buffer)
 
     def _shutdown(self) -> None:
         if self._ser is None:
@@ -189,7 +206,20 @@ class CctalkCoinAcceptor:
             self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=0)
         except (DeviceError, OSError) as exc:
             log.info("%s: could not inhibit on stop: %s", self.name, exc)
+        else:
+            self._final_read()
         self._close()
+
+    def _final_read(self) -> None:
+        """Inhibited now: nothing more can come in. Post what was validated since the last
+        poll (a coin dropped while the daemon stops) so the controller can still credit it."""
+        if self._need_init or self._last_counter is None:
+            return  # the device was not (re)identified: its counter is not ours to trust
+        try:
+            reply = self._transact(codec.READ_CREDIT, retries=1, force=True)
+            self._handle_buffer(codec.parse_credit_buffer(reply.data), reinit=False)
+        except (DeviceError, OSError) as exc:
+            log.warning("%s: no final credit read on stop: %s", self.name, exc)
 
     def _close(self) -> None:
         ser, self._ser = self._ser, None
@@ -258,22 +288,31 @@ class CctalkCoinAcceptor:
 
     # --- the host algorithm --------------------------------------------------------------------
 
-    def _handle_buffer(self, buffer: codec.CreditBuffer) -> None:
+    def _handle_buffer(self, buffer: codec.CreditBuffer, reinit: bool = True) -> None:
+        """Post the new results, re-send the inhibits after a reset or lost events, then
+        commit the counter. Raises OSError when the port dies while re-sending the inhibits:
+        the counter is committed all the same (the coins were posted), so a replug of the
+        same device credits nothing twice."""
         news = codec.new_events(self._last_counter, buffer)
-        self._last_counter = buffer.counter
         if news.reset:
             log.warning("%s: the acceptor reset itself", self.name)
             self._post(DeviceFault(self.name, "device_reset", "counter back to 0", blocking=False))
-            self._reinit_inhibits()
         if news.lost:
             log.warning("%s: %d events lost", self.name, news.lost)
             detail = f"{news.lost} events lost between polls"
             self._post(DeviceFault(self.name, "lost_events", detail, blocking=False))
-            self._reinit_inhibits()  # a reset may hide behind a jump of the counter
         for a, b in news.results:
             self._handle_result(a, b)
+        try:
+            # A reset may also hide behind a jump of the counter (lost events).
+            if reinit and (news.reset or news.lost):
+                self._reinit_inhibits()
+        finally:
+            self._last_counter = buffer.counter
 
     def _reinit_inhibits(self) -> None:
+        """Restore the inhibits; silence means initialise again next poll. OSError (the port
+        is gone) goes to the caller, which takes the disconnect path."""
         try:
             self._send_inhibits()
         except NoResponseError as exc:
@@ -322,16 +361,19 @@ class CctalkCoinAcceptor:
 
     # --- one request/reply ---------------------------------------------------------------------
 
-    def _transact(self, header: int, data: bytes = b"", retries: int | None = None) -> Frame:
+    def _transact(
+        self, header: int, data: bytes = b"", retries: int | None = None, force: bool = False
+    ) -> Frame:
         """Send a request and return its ACK frame, retrying silence, NAK, BUSY and garbage.
-        Raises NoResponseError when the budget is spent; OSError when the port is gone."""
+        Raises NoResponseError when the budget is spent; OSError when the port is gone.
+        While stopping only the master inhibit goes out, or a request made with `force`."""
         request = codec.build_frame(
             self.config.address, codec.HOST, header, data, self.config.checksum
         )
         budget = self.config.retries if retries is None else retries
         last: DeviceError | None = None
         for _ in range(budget + 1):
-            if self._stopping.is_set() and header != codec.MODIFY_MASTER_INHIBIT:
+            if self._stopping.is_set() and not force and header != codec.MODIFY_MASTER_INHIBIT:
                 break
             try:
                 return self._exchange(request)
