@@ -166,6 +166,8 @@ class SimCctalkAcceptor:
         if position in self.coins and st.master and st.mask & (1 << (position - 1)):
             self._push(position, 1)
             self.accepted.append(position)
+            if self.on_accept is not None:  # tallied before the poll thread can answer
+                self.on_accept(position)
             return True
         self._push(0, 2)
         return False

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.broker import private_broker
-from simulator.scenarios import Traffic, demo
+from simulator.scenarios import demo
 from simulator.sim import Cabinet, Simulation
+from simulator.traffic import Traffic
 from vendd.config import Config, load_config
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
@@ -32,10 +33,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("--config", default=DEFAULT_CONFIG)
     r.add_argument("--traffic", type=int, metavar="SEED",
                    help="seeded random buyers and seamstresses")
+    r.add_argument("--chaos", action="store_true",
+                   help="with --traffic: faults too (jams, resets, lost events, unplugging)")
     r.add_argument("--tally", type=Path, help="append what physically happened to this file")
     r.add_argument("--turn-time", type=float, default=0.3, metavar="SECONDS",
                    help="how long a spiral takes to turn once")
     r.add_argument("--log-level", default="WARNING")
+    pn = sub.add_parser("panel", help="an interactive front panel of the simulated cabinet")
+    pn.add_argument("--config", default=DEFAULT_CONFIG)
+    pn.add_argument("--turn-time", type=float, default=0.3, metavar="SECONDS",
+                    help="how long a spiral takes to turn once")
     t = sub.add_parser("selftest", help="`vendd selftest` against the simulated cabinet")
     t.add_argument("--config", default=DEFAULT_CONFIG)
     t.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
@@ -47,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.config)
         if args.command == "selftest":
             return run_selftest(args)
+        if args.command == "panel":
+            return run_panel_command(args)
         return run_until_stopped(args)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -76,6 +85,21 @@ def run_demo(config_path: str) -> int:
     finally:
         db.close()
     print(f"\nledger: {config.ledger.path.resolve()}")
+    return 0
+
+
+def run_panel_command(args: argparse.Namespace) -> int:
+    from simulator.panel import run_panel
+
+    config = load_config(args.config)
+    # Log lines would scribble over the panel: only errors, to stderr.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    sim = Simulation(config, turn_time_s=args.turn_time)
+    sim.start()
+    try:
+        run_panel(sim)
+    finally:
+        sim.stop()
     return 0
 
 
@@ -112,7 +136,7 @@ def run_until_stopped(args: argparse.Namespace) -> int:
     sim.start()
     # The credit the daemon recovered from the journal, before anyone touches the machine.
     print(f"ready credit={sim.state.credit}", flush=True)
-    traffic = Traffic(sim, args.traffic) if args.traffic is not None else None
+    traffic = Traffic(sim, args.traffic, chaos=args.chaos) if args.traffic is not None else None
     if traffic is not None:
         traffic.start()
     stop.wait()

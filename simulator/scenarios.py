@@ -1,9 +1,8 @@
-"""Scripted people at the simulated machine: the demo's buyers, and seeded random traffic."""
+"""Scripted people at the simulated machine: the demo's buyers and seamstresses (seeded random
+traffic lives in simulator/traffic.py)."""
 
 from __future__ import annotations
 
-import random
-import threading
 from collections.abc import Callable
 
 from simulator.sim import Simulation
@@ -95,35 +94,3 @@ def demo(sim: Simulation, say: Say) -> None:
     if left:
         say(f"  {money(left)} of credit stays for the next purchase (no changer fitted)")
 
-
-class Traffic:
-    """Seeded random buyers and seamstresses, for `vendd-sim run --traffic SEED`."""
-
-    def __init__(self, sim: Simulation, seed: int, jam_rate: float = 0.05) -> None:
-        self.sim = sim
-        self.rng = random.Random(seed)
-        self.jam_rate = jam_rate
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="traffic", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=15)
-
-    def _run(self) -> None:
-        sim, rng = self.sim, self.rng
-        actor = sim.config.makers[0].id
-        while not self.stopping.is_set():
-            sim.wait_idle()
-            if any(s.stock == 0 or s.fault for s in sim.state.slots.values()):
-                seamstress_prepares(sim, actor)
-            slot = rng.choice(list(sim.state.slots.values()))
-            if rng.random() < self.jam_rate:
-                sim.inject(slot.id, rng.choice([VendOutcome.JAMMED, VendOutcome.NO_DROP]))
-            if rng.random() < 0.1:
-                sim.insert_coin(rng.choice(coin_values(sim)))  # a buyer who walks away
-                continue
-            buy(sim, slot.id)

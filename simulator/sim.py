@@ -20,6 +20,7 @@ from gpiozero.pins.mock import MockFactory
 
 from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
+from simulator.mdb_peer import SimMdbBus
 from vendd.app import Daemon
 from vendd.config import Config
 from vendd.events import VendOutcome
@@ -79,6 +80,7 @@ class Cabinet:
         self.tally = Tally(tally_path)
         self.peers: list[Any] = []  # device peers on pseudo-terminals, started before the daemon
         self.cctalk: SimCctalkAcceptor | None = None
+        self.mdb: SimMdbBus | None = None
         self.config = self._attach_peers(config)
         self.pins = MockFactory()  # the daemon's GPIO, as lgpio would give it on a Pi
         self.cabinet: SimCabinet | None = None
@@ -92,6 +94,7 @@ class Cabinet:
 
     def _attach_peers(self, config: Config) -> Config:
         """Start a simulated peer for each serial device and point the config at its port."""
+        config = self._attach_mdb(config)
         ca = config.coin_acceptor
         if ca is None or ca.kind != "cctalk":
             return config
@@ -102,6 +105,22 @@ class Cabinet:
         self.peers.append(self.cctalk.start())
         data = config.model_dump()
         data["coin_acceptor"]["port"] = self.cctalk.port
+        return Config(**data)
+
+    def _attach_mdb(self, config: Config) -> Config:
+        """`mdb.link = "sim"`: the simulated changer, bill validator and reader on one pty."""
+        m = config.mdb
+        if m is None or m.link != "sim":
+            return config
+        self.mdb = SimMdbBus(changer=m.changer is not None, bills=m.bill_validator is not None,
+                             reader=m.cashless is not None)
+        if self.mdb.changer is not None:
+            self.mdb.changer.on_coin = lambda value: self.tally.record(coin=value)
+        if self.mdb.bills is not None:
+            self.mdb.bills.on_stack = lambda value: self.tally.record(coin=value)
+        self.peers.append(self.mdb.start())
+        data = config.model_dump()
+        data["mdb"]["port"] = self.mdb.port
         return Config(**data)
 
     def load(self, slot: str, count: int) -> None:
@@ -134,6 +153,14 @@ class Cabinet:
         if self.cabinet is not None:
             self.cabinet.step()  # home switches closed, beam clear, before a driver looks
             self.cabinet.start()
+
+    def motors_on(self) -> list[int]:
+        """The motor output pins (rows, columns or motors) that are energised right now."""
+        d = self.config.dispenser
+        if d.kind != "gpio":
+            return []
+        pins = [*d.rows.values(), *d.columns.values(), *d.motors.values()]
+        return sorted(p for p in pins if bool(self.pins.pin(p).state) == d.active_high)
 
     def stop_physics(self) -> None:
         if self.cabinet is not None:
@@ -183,6 +210,7 @@ class Simulation(Cabinet):
 
     def stop(self) -> None:
         self.daemon.stop()
+        self.tally.record(final_motors_on=self.motors_on())  # the chaos test checks them off
         self.stop_physics()
 
     @property
@@ -193,6 +221,9 @@ class Simulation(Cabinet):
     # --- the buyer's and the seamstress's hands ------------------------------------------
 
     def insert_coin(self, value: int) -> bool:
+        if self.mdb is not None and self.mdb.changer is not None:
+            with self.mdb.lock:
+                return self.mdb.changer.insert(value)
         if self.cctalk is not None:
             position = next(p for p, (v, _) in self.cctalk.coins.items() if v == value)
             return self.cctalk.insert(position)
@@ -204,6 +235,8 @@ class Simulation(Cabinet):
         """Whether the acceptor takes coins right now (its inhibits are released)."""
         if self.cctalk is not None:
             return self.cctalk.accepting
+        if self.mdb is not None and self.mdb.changer is not None:
+            return bool(self.mdb.changer.enabled)
         acceptor = self.daemon.devices.acceptors[0]
         return bool(getattr(acceptor, "accepting", False))
 

@@ -148,3 +148,32 @@ def test_stop_mid_turn_with_grace_journals_the_outcome(tmp_path: Path) -> None:
     assert dispenser.motor_on is None
     rows = list(iter_rows(open_readonly(d.config.ledger.path)))
     assert rows[-1].kind == "sale" and rows[-1].fields["slot"] == "A3"
+
+
+def test_shutdown_never_takes_money_it_cannot_journal(tmp_path: Path) -> None:
+    data = sim_config(tmp_path).model_dump()
+    data["dispenser"]["turn_time_s"] = 0.3
+    d = Daemon(Config(**data))
+    d.start()
+    d.wait_ready()
+    restock_all(d)
+    acceptor, buttons, dispenser = _parts(d)
+    wishes: list[bool] = []
+    accept = acceptor.set_accepting
+
+    def record(accepting: bool) -> None:
+        wishes.append(accepting)
+        accept(accepting)
+
+    acceptor.set_accepting = record  # type: ignore[method-assign]
+    wait_for(lambda: acceptor.accepting)
+    for coin in (100, 100):
+        acceptor.insert(coin)
+    buttons.press("A3")  # $1.50: $0.50 stays as credit after the sale
+    wait_for(lambda: dispenser.motor_on == "A3", what="the motor to turn")
+    wishes.clear()
+    d.stop(vend_grace_s=5)  # the motor finishes its turn during the shutdown
+    assert True not in wishes  # the end of the vend did not open the acceptor again
+    assert not acceptor.insert(100)  # a coin during/after the shutdown is refused
+    report = verify(open_readonly(d.config.ledger.path), d.config.machine.timezone)
+    assert report.ok and report.money.cash_sales == 150 and report.credit == 50

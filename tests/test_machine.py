@@ -19,6 +19,7 @@ from vendd.commands import (
     CardVendRequest,
     CardVendResult,
     Command,
+    EscrowDecision,
     Fact,
     PayOut,
     SetAccepting,
@@ -990,3 +991,54 @@ def test_handle_never_changes_the_state_it_was_given() -> None:
     before = replace(state, slots=dict(state.slots))
     feed(state, coin(125), press("A1"), ev.VendFinished(1, "A1", Outcome.DELIVERED))
     assert state == before
+
+
+# --- MDB: bills in escrow, exact change only ---------------------------------------------------
+
+BILLS = "bills"
+
+
+def escrowed(state: State, amount: int) -> Step:
+    return handle(state, ev.BillEscrowed(BILLS, amount))
+
+
+def decisions(step: Step) -> list[EscrowDecision]:
+    return [c for c in step.commands if isinstance(c, EscrowDecision)]
+
+
+def test_bill_in_escrow_is_stacked_when_its_credit_can_be_used() -> None:
+    step = escrowed(open_(devices=(COINS, BILLS)), 200)
+    assert decisions(step) == [EscrowDecision(BILLS, True)]
+    assert step.facts == [] and step.state.credit == 0  # credited only once stacked
+    step = feed(step.state, ev.CreditInserted(BILLS, 200, "200c", route="stacker"))
+    assert kinds(step) == ["credit"] and step.state.credit == 200
+
+
+@pytest.mark.parametrize("why", ["over_max_credit", "nothing_sellable", "not_accepting",
+                                 "device_fault"])
+def test_bill_in_escrow_is_returned_when_its_credit_cannot_be_used(why: str) -> None:
+    state = open_(devices=(COINS, BILLS))
+    amount = 200
+    if why == "over_max_credit":
+        state = feed(state, coin(400)).state  # 400 + 200 > 500
+    elif why == "nothing_sellable":
+        state = replace(state, slots={k: replace(s, stock=0) for k, s in state.slots.items()})
+    elif why == "not_accepting":
+        state = feed(state, ev.ServiceKey(True)).state
+    else:
+        state = feed(state, ev.DeviceFault(BILLS, "jam")).state
+    step = escrowed(state, amount)
+    assert decisions(step) == [EscrowDecision(BILLS, False)]
+    assert step.facts == [] and step.state.credit == state.credit
+    assert shown(step) == ["bill_returned"]
+
+
+def test_exact_change_only_is_shown_and_limits_bills() -> None:
+    state = open_(changer=True, devices=(COINS, BILLS))
+    step = feed(state, ev.ChangeAvailability("changer", False))
+    assert step.state.exact_change and shown(step) == ["exact_change"]
+    # Overpaying the dearest product would need change the tubes cannot give.
+    assert decisions(escrowed(step.state, 300)) == [EscrowDecision(BILLS, False)]
+    assert decisions(escrowed(step.state, 200)) == [EscrowDecision(BILLS, True)]
+    step = feed(step.state, ev.ChangeAvailability("changer", True))
+    assert not step.state.exact_change and shown(step) == ["welcome"]

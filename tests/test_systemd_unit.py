@@ -100,10 +100,10 @@ def test_hardening_keeps_gpio_and_serial_reachable():
 
 def test_stop_timeout_covers_the_vend_grace():
     from vendd.config import load_config
-    from vendd.service import STOP_MARGIN_S, vend_grace_s
+    from vendd.service import vend_grace_s
 
     grace = vend_grace_s(load_config(ROOT / "config" / "vendd.example.toml"))
-    assert float(values("TimeoutStopSec")[0].rstrip("s")) > grace + STOP_MARGIN_S + 10
+    assert float(values("TimeoutStopSec")[0].rstrip("s")) > grace + 10
 
 
 def test_install_fragment_parses():

@@ -112,7 +112,13 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
                   f"{money(slot.price):>8}  x{slot.capacity}\n")
     ca = config.coin_acceptor
     coins = ", ".join(c.label for c in ca.coins) if ca else "none"
-    out.write(f"coins    {ca.kind if ca else 'none'}: {coins}\n")
+    if ca is not None or config.mdb is None:
+        out.write(f"coins    {ca.kind if ca else 'none'}: {coins}\n")
+    if config.mdb is not None:
+        mdb = config.mdb
+        fitted = [name.replace("_", " ") for name in ("changer", "bill_validator", "cashless")
+                  if getattr(mdb, name) is not None and getattr(mdb, name).enabled]
+        out.write(f"mdb      {mdb.link} on {mdb.port}: {', '.join(fitted) or 'no devices'}\n")
     out.write(f"devices  dispenser {config.dispenser.kind}, buttons {config.buttons.kind}, "
               f"display {config.display.kind}; {len(pin_table(config))} GPIO pins\n")
     mq = config.mqtt
@@ -141,6 +147,8 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"money in {money(t.cash_in)} = sales {money(t.cash_sales)} + paid out "
               f"{money(t.paid_out)} + owed {money(t.owed)} + unclaimed {money(t.unclaimed)} + "
               f"credit held {money(report.credit + t.held_in_vend)}\n")
+    on_hand = ", ".join(f"{slot} {n}" for slot, n in sorted(report.stock.items()))
+    out.write(f"stock on hand = loaded - sold - adjusted: {on_hand or 'no slots'}\n")
     return 0
 
 

@@ -42,6 +42,14 @@ class PayOut(Command):
 
 
 @dataclass(frozen=True)
+class EscrowDecision(Command):
+    """Stack (True: the credit can be used) or return the bill in `device`'s escrow."""
+
+    device: str
+    stack: bool
+
+
+@dataclass(frozen=True)
 class Show(Command):
     """Put a catalogue message on the display. `params` are already formatted strings."""
 

@@ -200,6 +200,52 @@ class DisplayConfig(Model):
     i2c_address: int = 0x27
 
 
+class ServiceConfig(Model):
+    """The seamstresses' service menu on the buttons and the display."""
+
+    timeout_s: float = Field(default=60.0, gt=0)  # no press this long: back to sale
+    pin_tries: int = Field(default=3, ge=1, le=10)  # wrong PINs before the menu locks
+    lock_s: float = Field(default=300.0, gt=0)  # how long it stays locked
+    price_step: Price = 25  # cents added or taken by one press in the price screen
+
+
+class MdbChangerConfig(Model):
+    enabled: bool = True
+    non_response_s: float = Field(default=2.0, gt=0, le=60)  # then offline (unsure: ~2 s)
+    payout_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    # Largest change the tubes must be able to pay (every step of the smallest coin up to it),
+    # else the display says "exact change only". Unset: the largest coin less the smallest.
+    exact_change_limit: int | None = Field(default=None, ge=0)
+
+
+class MdbBillValidatorConfig(Model):
+    enabled: bool = True
+    non_response_s: float = Field(default=5.0, gt=0, le=60)
+    escrow_timeout_s: float = Field(default=20.0, gt=0, le=30)  # then the bill goes back
+
+
+class MdbCashlessConfig(Model):
+    enabled: bool = True
+    address: Literal[16, 96] = 16  # reader #1 (0x10) or #2 (0x60)
+    non_response_s: float | None = Field(default=None, gt=0, le=60)  # None: the reader's own
+
+
+class MdbConfig(Model):
+    """An MDB bus: `uart` (the Pi's PL011 ttyAMA0, mark/space parity with PARMRK), `bridge`
+    (an ASCII adapter at 115200) or `sim` (the simulator's in-band framed pty)."""
+
+    link: Literal["uart", "bridge", "sim"]
+    port: str
+    response_timeout_ms: int = Field(default=10, ge=5, le=500)  # MDB: first byte <= 5 ms
+    retries: int = Field(default=2, ge=0, le=10)
+    poll_interval_ms: int = Field(default=50, ge=1, le=1000)  # one round over every device
+    bus_reset_ms: int = Field(default=100, ge=100, le=1000)
+    bus_setup_ms: int = Field(default=200, ge=0, le=2000)
+    changer: MdbChangerConfig | None = None
+    bill_validator: MdbBillValidatorConfig | None = None
+    cashless: MdbCashlessConfig | None = None
+
+
 class TlsConfig(Model):
     ca_file: Path
     cert_file: Path | None = None
@@ -258,8 +304,10 @@ class Config(BaseSettings):
     dispenser: DispenserConfig
     buttons: ButtonsConfig = ButtonsConfig()
     display: DisplayConfig = DisplayConfig()
+    service: ServiceConfig = ServiceConfig()
     mqtt: MqttConfig = MqttConfig()
     ledger: LedgerConfig = LedgerConfig()
+    mdb: MdbConfig | None = None
 
     @classmethod
     def settings_customise_sources(

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 from vendd import __version__
 from vendd import machine as m
+from vendd import service_menu as sm
 from vendd.commands import (
     CancelTimer,
     CardSessionComplete,
     CardVendRequest,
     CardVendResult,
     Command,
+    EscrowDecision,
     Fact,
     PayOut,
     SetAccepting,
@@ -34,6 +36,7 @@ from vendd.events import (
     DeviceFault,
     Event,
     PayoutFinished,
+    ServiceKey,
     Started,
     TimerExpired,
     VendFinished,
@@ -42,6 +45,7 @@ from vendd.events import (
 from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
 from vendd.messages import render
+from vendd.service_view import Probe, link_label, network_up, sales_by_maker
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,11 @@ class Controller:
         self._thread: threading.Thread | None = None
         self._stop_deadline: float | None = None
         self._stop_grace = 0.0
+        self._stepped = threading.Condition()  # notified after every step
+        # The seamstresses' menu: gets the buttons while the service key is on.
+        self.menu = sm.initial(sm.MenuSettings.from_config(config))
+        self.status_probes: dict[str, Probe] = {"network": network_up}  # + "broker"
+        self._menu_sales: tuple[sm.MakerSales, ...] | None = None
 
     # --- the outside world's side ------------------------------------------------------------
 
@@ -93,8 +102,20 @@ class Controller:
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
         self._thread.start()
 
+    def wait_until(self, predicate: Callable[[m.State], bool], timeout: float) -> bool:
+        """Wait (off the controller thread) until the machine's state satisfies `predicate`."""
+        deadline = time.monotonic() + timeout
+        with self._stepped:
+            while not (self.state is not None and predicate(self.state)):
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stopped.is_set():
+                    return False
+                self._stepped.wait(min(left, MAX_IDLE_WAIT_S))
+        return True
+
     def stop(self, vend_grace_s: float = 0.0, timeout: float = 10.0) -> None:
-        """Stop the loop; a turning motor gets `vend_grace_s` to finish and be journaled."""
+        """Stop the loop once no vend is under way (waiting up to `vend_grace_s` for one to
+        finish) and every queued event has been handled: nothing posted is dropped."""
         self._stop_grace = vend_grace_s  # before the loop can see the stop request
         self.queue.put(_Stop())
         if self._thread is not None:
@@ -114,10 +135,13 @@ class Controller:
                 elif isinstance(item, _Request):
                     self._request(item)
                 elif item is not None:
-                    self._step(item)
+                    self._dispatch(item)
         except LedgerError as exc:
             # Nothing may move once the ledger cannot record it: devices go safe in stop().
             log.critical("ledger failure, stopping: %s", exc)
+            self.fatal = exc
+        except Exception as exc:  # the thread's boundary: record why the machine stopped
+            log.exception("the controller loop failed")
             self.fatal = exc
         finally:
             self.stopped.set()
@@ -127,7 +151,9 @@ class Controller:
         if self._stop_deadline is None:
             return False
         vending = self.state is not None and self.state.vend is not None
-        return not vending or self.clock() >= self._stop_deadline
+        if vending and self.clock() < self._stop_deadline:
+            return False
+        return self.queue.empty()
 
     def _next(self) -> Event | _Request | _Stop | None:
         for hook in self.loop_hooks:
@@ -148,8 +174,16 @@ class Controller:
         replies = [c for c in self._step(request.event) if isinstance(c, m.Reply)]
         request.reply.set_result(replies[0] if replies else m.Reply(True))
 
+    def _dispatch(self, event: Event) -> None:
+        assert self.state is not None
+        if sm.is_menu_timer(event) or (self.state.service_key and sm.wants(event)):
+            self._menu(event)
+        else:
+            self._step(event)
+
     def _step(self, event: Event) -> list[Command]:
         assert self.state is not None
+        in_service = self.state.service_key
         step = m.handle(self.state, event)
         rows = self.ledger.append(step.facts)  # before any device moves
         self.state = step.state
@@ -158,7 +192,61 @@ class Controller:
                 self._run_command(command)
         for listener in self.listeners:
             listener(self.state, rows)
+        if in_service or self.state.service_key or self.menu.testing:
+            self._menu_follow(in_service, rows)
+        with self._stepped:
+            self._stepped.notify_all()
         return step.commands
+
+    # --- the service menu: runs beside the machine while the key is on -----------------------
+
+    def _menu_follow(self, was: bool, rows: list[JournalRow]) -> None:
+        assert self.state is not None
+        fresh = any(r.kind in ("sale", "cash_collected") for r in rows)
+        if self.state.service_key and not was:
+            self._menu(sm.Enter(self._menu_view(fresh=True)))
+        elif was and not self.state.service_key:
+            self._menu(sm.Leave())
+        elif self.state.service_key:
+            self._menu(sm.Refresh(self._menu_view(fresh)))
+        for row in rows:
+            if row.kind == "test_vend":
+                self._menu(sm.TestDone(row.fields["slot"], row.fields["outcome"]))
+
+    def _menu(self, event: Event) -> None:
+        self.menu, commands = sm.handle(self.menu, event)
+        # Screen and timers first: a Submit below may answer with a newer screen.
+        for command in commands:
+            if isinstance(command, Show):
+                self._show(command)
+            elif not isinstance(command, sm.Submit | sm.ExitService):
+                self._run_command(command)
+        for command in commands:
+            if isinstance(command, sm.Submit):  # journaled with who asked, like any change
+                replies = [c for c in self._step(command.event) if isinstance(c, m.Reply)]
+                self._menu(sm.Answer(replies[0] if replies else m.Reply(True)))
+            elif isinstance(command, sm.ExitService):
+                self._step(ServiceKey(False))
+
+    def _menu_view(self, fresh: bool) -> sm.View:
+        s = self.state
+        assert s is not None
+        if fresh or self._menu_sales is None:
+            names = {mk.id: mk.name.split()[0] for mk in self.config.makers}
+            self._menu_sales = sales_by_maker(self.ledger.db.conn, self.ledger.tz, names)
+        probe = {name: fn() for name, fn in self.status_probes.items()}
+        broker = "off" if not self.config.mqtt.enabled else (
+            "down" if "mqtt" in s.faults else link_label(probe.get("broker")))
+        return sm.View(slots=s.slots, cash_box=s.cash_box, faults=s.faults,
+                       vending=s.vend.slot if s.vend else None, sales=self._menu_sales,
+                       network=link_label(probe.get("network")), broker=broker)
+
+    def _show(self, show: Show) -> None:
+        try:
+            self.devices.display.show(render(show.key, self.config.machine.language,
+                                             show.params))
+        except DeviceError as exc:
+            log.error("display failed: %s", exc)
 
     def _run_command(self, command: Command) -> None:
         d = self.devices
@@ -171,6 +259,8 @@ class Controller:
                         acceptor.set_accepting(accepting)
                     if d.card_reader is not None:
                         d.card_reader.set_enabled(accepting)
+                case Show() if self.state is not None and self.state.service_key:
+                    pass  # the service menu has the display
                 case Show(key=key, params=params):
                     d.display.show(render(key, self.config.machine.language, params))
                 case StartTimer(name=name, seconds=seconds, token=token):
@@ -188,6 +278,13 @@ class Controller:
                     d.card_reader.vend_result(slot, success)
                 case CardSessionComplete() if d.card_reader:
                     d.card_reader.complete_session()
+                case EscrowDecision(device=device, stack=stack):
+                    escrow = next((getattr(a, "escrow", None) for a in d.acceptors
+                                   if a.name == device), None)
+                    if escrow is None:
+                        log.warning("no bill validator %r for %s", device, command)
+                    else:
+                        escrow(stack)
                 case _:
                     log.warning("no device for %s", command)
         except DeviceError as exc:

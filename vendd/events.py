@@ -43,6 +43,23 @@ class CoinRejected(Event):
 
 
 @dataclass(frozen=True)
+class BillEscrowed(Event):
+    """A bill waits in the validator's escrow: not credited until it is stacked. The machine
+    answers with `EscrowDecision`."""
+
+    device: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class ChangeAvailability(Event):
+    """The changer's tubes can (or can no longer) make change for the cheapest product."""
+
+    device: str
+    can_make_change: bool
+
+
+@dataclass(frozen=True)
 class CardSessionBegun(Event):
     device: str
     funds: int  # what the reader reports as available; -1 when unknown
@@ -115,6 +132,11 @@ class DeviceRecovered(Event):
 @dataclass(frozen=True)
 class ServiceKey(Event):
     on: bool
+
+
+@dataclass(frozen=True)
+class Stopping(Event):
+    """The daemon is shutting down: take no more money, finish what is under way."""
 
 
 # --- changes made by a seamstress (service menu) or a coordinator (MQTT request) ---------------

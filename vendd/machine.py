@@ -18,6 +18,7 @@ from vendd.commands import (
     CardVendRequest,
     CardVendResult,
     Command,
+    EscrowDecision,
     Fact,
     PayOut,
     SetAccepting,
@@ -94,8 +95,10 @@ class State:
     accepting: bool = False
     screen: tuple[str, tuple[tuple[str, str], ...]] = ("", ())
     message_shown: bool = False  # a message is up until its timer runs out or the mode changes
+    stopping: bool = False  # the daemon is shutting down: no more money in
     timer_token: int = 0
     cash_box: int = 0
+    exact_change: bool = False  # the changer's tubes cannot make change for the cheapest product
 
 
 @dataclass
@@ -184,7 +187,8 @@ def base_mode(state: State) -> Mode:
         return Mode.PAYING_OUT
     if state.service_key:
         return Mode.SERVICE
-    if state.out_of_service or DISPENSER in state.faults or not _can_take_money(state):
+    if (state.out_of_service or state.stopping or DISPENSER in state.faults
+            or not _can_take_money(state)):
         return Mode.OUT_OF_SERVICE
     return Mode.CREDIT if state.credit > 0 or state.card_device else Mode.IDLE
 
@@ -245,6 +249,8 @@ def base_screen(out: _Out) -> Show:
             return Show("card_ready")
         case Mode.CREDIT:
             return Show("credit", {"credit": out.money(s.credit)})
+        case _ if s.exact_change:
+            return Show("exact_change")
         case _:
             return Show("welcome")
 
@@ -270,6 +276,27 @@ def _credit(out: _Out, event: ev.CreditInserted) -> None:
     out.update(credit=out.state.credit + event.amount,
                cash_box=out.state.cash_box + (event.amount if event.route != "tubes" else 0))
     out.timer("unclaimed", out.state.settings.unclaimed_credit_s)
+
+
+@on(ev.BillEscrowed)
+def _bill_escrowed(out: _Out, event: ev.BillEscrowed) -> None:
+    """Stack a bill only when its credit can be used now; else it goes back to the buyer.
+    The credit comes with the stacked bill's CreditInserted, never before."""
+    s = out.state
+    total = s.credit + event.amount
+    prices = [slot.price for slot in s.slots.values() if slot.sellable]
+    usable = (s.accepting and event.device not in s.faults and total <= s.settings.max_credit
+              and bool(prices))
+    if usable and s.exact_change and total > max(prices):
+        usable = False  # it would need change the tubes cannot give
+    out.do(EscrowDecision(event.device, usable))
+    if not usable:
+        out.say("bill_returned")
+
+
+@on(ev.ChangeAvailability)
+def _change_availability(out: _Out, event: ev.ChangeAvailability) -> None:
+    out.update(exact_change=not event.can_make_change)  # _settle shows the idle screen
 
 
 @on(ev.CoinRejected)
@@ -407,10 +434,14 @@ def _timer(out: _Out, event: ev.TimerExpired) -> None:
         out.update(screen=("", ()), message_shown=False)  # _settle shows the base screen
     elif event.name == "message":
         return  # a newer message replaced it
-    elif event.name == "unclaimed" and s.credit > 0 and s.vend is None and not s.payout:
+    elif event.name == "unclaimed" and s.credit > 0 and s.mode in (Mode.IDLE, Mode.CREDIT):
         out.fact("unclaimed", amount=s.credit)
         out.update(credit=0)
         out.say("credit_expired")
+    elif event.name == "unclaimed" and s.credit > 0:
+        # The machine cannot sell right now (a fault, the service key, a vend): the buyer
+        # could not have spent it, so the credit waits another full period.
+        out.timer("unclaimed", s.settings.unclaimed_credit_s)
 
 
 # --- cards --------------------------------------------------------------------------------------
@@ -465,6 +496,11 @@ def _recovered(out: _Out, event: ev.DeviceRecovered) -> None:
     if event.device in out.state.faults:
         out.fact("device_recovered", device=event.device)
         out.update(faults=out.state.faults - {event.device})
+
+
+@on(ev.Stopping)
+def _stopping(out: _Out, event: ev.Stopping) -> None:
+    out.update(stopping=True)
 
 
 @on(ev.ServiceKey)

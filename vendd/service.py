@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -43,7 +42,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; the unit has RestartPreventExitStatus=78
 
-STOP_MARGIN_S = 2.0  # after the motor is switched off, time for the loop to journal it
 POLL_S = 0.5  # how often the main thread looks at the controller while waiting for a signal
 
 def vend_grace_s(config: Config) -> float:
@@ -204,9 +202,13 @@ class _Service:
         self.notifier.stopping(f"stopping ({why})")
         self._inhibit()
         controller = daemon.controller
-        if controller is not None and not controller.stopped.is_set():
-            self._stop_controller()
-        daemon.stop(0.0)  # telemetry (offline), devices safe, dispenser first; ledger closed
+        state = controller.state if controller is not None else None
+        grace = vend_grace_s(self.config)
+        if state is not None and state.vend is not None and not self.signals.second.is_set():
+            log.info("letting the motor of %s finish (up to %.1f s)", state.vend.slot, grace)
+        # A second signal cuts the grace short: motors off at once, the turn journaled
+        # as interrupted (in the buyer's favour).
+        daemon.stop(grace, abort=self.signals.second)
         fatal = controller.fatal if controller is not None else None
         if self.signals.second.is_set():
             log.warning("stopped at once (second signal)")
@@ -226,37 +228,3 @@ class _Service:
         except DeviceError as exc:
             log.error("could not inhibit payments: %s", exc)
 
-    def _stop_controller(self) -> None:
-        """Let a turning motor finish (bounded), else switch it off; either way the loop
-        journals the outcome before it exits."""
-        assert self.daemon is not None and self.daemon.controller is not None
-        controller = self.daemon.controller
-        grace = vend_grace_s(self.config)
-        state = controller.state
-        if state is not None and state.vend is not None and not self.signals.second.is_set():
-            log.info("letting the motor of %s finish (up to %.1f s)", state.vend.slot, grace)
-        # The loop exits as soon as no vend is under way; the margin lets it journal the
-        # outcome of a motor we switch off at `grace`.
-        controller.stop(grace + STOP_MARGIN_S, timeout=0)
-        deadline = time.monotonic() + grace
-        while not controller.stopped.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0 or self.signals.second.wait(min(left, 0.05)):
-                break
-        if controller.stopped.is_set():
-            return
-        if self.signals.second.is_set():
-            log.warning("second signal: motors off now")
-        else:
-            log.warning("the motor did not finish in %.1f s: switching it off", grace)
-        self._motors_off()
-        controller.stop(0.0, timeout=STOP_MARGIN_S)  # journals INTERRUPTED, then exits
-        if not controller.stopped.is_set():
-            log.error("the controller loop did not stop")
-
-    def _motors_off(self) -> None:
-        assert self.daemon is not None
-        try:
-            self.daemon.devices.dispenser.stop()  # ends the vend INTERRUPTED, posts it
-        except DeviceError as exc:
-            log.error("dispenser did not stop cleanly: %s", exc)

@@ -24,17 +24,22 @@ class Devices:
     def all(self) -> list[Device]:
         out: list[Device] = [self.display, self.dispenser, *self.acceptors, *self.inputs]
         out += [d for d in (self.changer, self.card_reader) if d is not None]
-        return out
+        return list({id(d): d for d in out}.values())  # an MDB changer is also an acceptor
 
 
 def build_devices(config: Config, pin_factory: Any = None) -> Devices:
     """`pin_factory`: a gpiozero pin factory (lgpio on a Pi, MockFactory in the simulator)."""
-    return Devices(
+    devices = Devices(
         dispenser=_dispenser(config, pin_factory),
         display=_display(config),
         acceptors=_acceptors(config, pin_factory),
         inputs=[_buttons(config, pin_factory)],
     )
+    if config.mdb is not None:
+        from vendd.hw.mdb import add_mdb_devices
+
+        add_mdb_devices(devices, config)
+    return devices
 
 
 def _not_built(section: str, kind: str) -> ConfigError:
@@ -84,4 +89,12 @@ def _display(config: Config) -> Display:
     d = config.display
     if d.kind == "virtual":
         return VirtualDisplay("display")
+    if d.kind == "console":
+        from vendd.hw.display import ConsoleDisplay
+
+        return ConsoleDisplay("display", d)
+    if d.kind == "lcd":
+        from vendd.hw.display import LcdDisplay
+
+        return LcdDisplay("display", d)
     raise _not_built("display", d.kind)

@@ -11,9 +11,9 @@ from vendd.errors import LedgerError
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
-    """One connection per thread that writes (see LIBRARIES.md: a shared connection shares
-    its transaction). WAL so the relay and the reports read while the controller writes;
-    synchronous=FULL so a committed sale survives a power cut."""
+    """One connection per writing thread: threads sharing a connection share its transaction,
+    and one thread's rollback drops the other's writes. WAL so the relay and the reports read
+    while the controller writes; synchronous=FULL so a committed sale survives a power cut."""
     path = Path(path)
     try:
         if readonly:

@@ -1,5 +1,6 @@
 """`vendd verify`: the chain, the sequence, the state tables and the money and stock
-invariants of DESIGN.md, each checked from the journal alone."""
+invariants (money in = sales + paid out + owed + unclaimed + credit held; loaded - sold -
+adjusted = on hand), each checked from the journal alone."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class Report:
     problems: list[str] = field(default_factory=list)
     money: MoneyTotals = field(default_factory=MoneyTotals)
     credit: int = 0
+    stock: dict[str, int] = field(default_factory=dict)  # slot -> on hand, from the journal
 
     @property
     def ok(self) -> bool:
@@ -178,6 +180,7 @@ def _compare_tables(db: sqlite_utils.Database, scratch: sqlite3.Connection,
 
 def _check_stock(scratch: sqlite3.Connection, report: Report) -> None:
     for slot, stock, capacity in scratch.execute("SELECT id, stock, capacity FROM slots"):
+        report.stock[slot] = stock
         if stock < 0:
             report.add(f"stock: slot {slot} would hold {stock} products")
         elif stock > capacity:

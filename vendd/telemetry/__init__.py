@@ -52,12 +52,14 @@ class Telemetry:
             controller.post(DeviceFault(DEVICE, "setup_failed", str(exc)))
             return
         self.connection = conn
+        controller.status_probes["broker"] = conn.connected.is_set  # the menu's Estado screen
         self.relay = Relay(cfg.ledger.path, conn.client, self.topics, conn.connected)
         self.state = StatePublisher(conn.client, self.topics, conn.connected, cfg.ledger.path,
                                     cfg.machine.timezone)
         conn.on_ack = self.relay.acked
         conn.on_refused = lambda code, detail: controller.post(DeviceFault(DEVICE, code, detail))
         conn.on_accepted = lambda: controller.post(DeviceRecovered(DEVICE))
+        self.relay.on_fault, self.relay.on_recovered = conn.on_refused, conn.on_accepted
         conn.on_connected.append(lambda client: self._connected())
         requests = Requests(cfg, conn.client, self.topics, controller.submit)
         if requests.any_enabled:
