@@ -3,7 +3,7 @@ validator (30) with escrow and a cashless reader (10) with card taps.
 
 The pty cannot carry the 9th bit, so both directions are framed in-band (`FF 00 b` for a byte
 with the mode bit, `FF FF` for a literal FF, `FF 00 00` for a bus reset) with the daemon's own
-receive parser. Each device follows its state machine in PROTOCOLS.md; the data a device
+receive parser. Each device follows its MDB state machine; the data a device
 answers to POLL stays pending until the controller ACKs it (a RET resends it, a POLL without an
 ACK gets it again), as real devices do.
 

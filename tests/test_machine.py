@@ -255,7 +255,7 @@ def test_message_timer_brings_back_the_base_screen_and_a_stale_one_is_ignored() 
     priced = feed(open_(), coin(50), press("A1"))
     token = message_timer(priced).token
     stale = handle(priced.state, ev.TimerExpired("message", token - 1))
-    assert stale.facts == [] and stale.state.credit == 50  # see the xfail test below
+    assert stale.facts == [] and stale.state.credit == 50  # and the message stays (see below)
     back = handle(priced.state, ev.TimerExpired("message", token))
     assert back.commands == [Show("credit", {"credit": "$0.50"})]
 
@@ -822,23 +822,19 @@ def test_test_vend_outside_service_mode_is_refused() -> None:
     assert step.state == state
 
 
-# --- bugs found while writing these tests --------------------------------------------------------
-# Each test below states the behaviour DESIGN.md / issue 2 asks for and FAILS on the current
-# machine.py; they are marked xfail(strict=True) so the suite stays green and flips to a failure
-# (XPASS) once the bug is fixed -- then remove the marker.
+# --- bugs found while writing these tests, now fixed: each test keeps them fixed ------------------
 
 
-# BUG: with credit on the machine, a selection starts the motor although the dispenser is
-# faulted ("the machine refuses sales that need the missing device meanwhile"). `_selection`
-# only refuses in OUT_OF_SERVICE when credit == 0. (Same for a person's SetOutOfService.)
-
+# Was: with credit on the machine, a selection starts the motor although the dispenser is
+# faulted ("the machine refuses sales that need the missing device meanwhile"). (Same for a
+# person's SetOutOfService.)
 def test_bug_no_vend_while_the_dispenser_is_faulted() -> None:
     step = feed(open_(), coin(200), ev.DeviceFault("dispenser", "no_home"), press("A1"))
     assert of(step, StartVend) == [] and "vend_intent" not in kinds(step)
     assert step.state.credit == 200
 
 
-# BUG: a card approval that arrives after the machine stopped selling (service key turned,
+# Was: a card approval that arrives after the machine stopped selling (service key turned,
 # dispenser faulted) still starts the motor: `_card_approved` checks only the slot.
 
 def test_bug_card_approval_after_service_key_is_not_vended() -> None:
@@ -847,7 +843,7 @@ def test_bug_card_approval_after_service_key_is_not_vended() -> None:
     assert of(step, StartVend) == [] and CardVendResult("A1", False) in step.commands
 
 
-# BUG: a non-cash vend (card or test turn) cancels the unclaimed-credit timer and never starts
+# Was: a non-cash vend (card or test turn) cancels the unclaimed-credit timer and never starts
 # it again, so cash credit that was on the machine is neither paid back nor ever journaled as
 # unclaimed (issue 2 item 5).
 
@@ -874,7 +870,7 @@ def test_bug_credit_left_after_a_test_vend_gets_its_timer_back() -> None:
                for c in commands[cancelled:])
 
 
-# BUG: a PayoutFinished the machine did not ask for (duplicate report, changer's own dispense
+# Was: a PayoutFinished the machine did not ask for (duplicate report, changer's own dispense
 # after a restart) journals `amount = requested` but takes only max(credit - requested, 0) off
 # the credit; the ledger projection subtracts the full amount, so machine and ledger disagree
 # and `money in = ... + change paid + credit held` breaks.
@@ -886,7 +882,7 @@ def test_bug_unrequested_payout_keeps_journal_and_credit_in_step() -> None:
     assert state.credit - step.state.credit == paid
 
 
-# BUG: a message is meant to stay for `message_s` (its timer; "a newer message replaced it" is
+# Was: a message is meant to stay for `message_s` (its timer; "a newer message replaced it" is
 # why a stale message timer is ignored), but `_settle` puts the base screen back after ANY later
 # event that says nothing: a stale message timer, a rejected coin, a device retrying its fault.
 # "We owe you $0.25, ask staff" vanishes the moment a slug is rejected.
@@ -1042,3 +1038,13 @@ def test_exact_change_only_is_shown_and_limits_bills() -> None:
     assert decisions(escrowed(step.state, 200)) == [EscrowDecision(BILLS, True)]
     step = feed(step.state, ev.ChangeAvailability("changer", True))
     assert not step.state.exact_change and shown(step) == ["welcome"]
+
+
+def test_stopping_takes_no_more_money_and_refuses_selections() -> None:
+    state = feed(open_(), coin(200)).state
+    assert state.accepting
+    step = handle(state, ev.Stopping())
+    assert SetAccepting(False) in step.commands and step.state.mode is Mode.OUT_OF_SERVICE
+    late = feed(step.state, coin(25), press("A1"))  # a coin already in the chute still counts
+    assert late.state.credit == 225 and of(late, StartVend) == []
+    assert not late.state.accepting

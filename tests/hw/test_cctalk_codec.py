@@ -1,4 +1,4 @@
-"""ccTalk codec: byte vectors from PROTOCOLS.md (checked), the host algorithm, fuzzing."""
+"""ccTalk codec: byte vectors checked by hand, the host algorithm, fuzzing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MDB codec and links: byte layouts from PROTOCOLS.md (MDB), the shared `FF 00 b` / `FF FF`
+"""MDB codec and links: byte layouts of the MDB/ICP standard, the shared `FF 00 b` / `FF FF`
 receive parser, the three links on fake ports (RET then NAK, mark/space parity, the bridge's
 ASCII), and hypothesis on every parser: garbage gives protocol errors only, never a credit."""
 

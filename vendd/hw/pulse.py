@@ -1,7 +1,7 @@
 """Pulse-output coin acceptors (CH-926 style): N pulses per coin on one GPIO line.
 
 `PulseDecoder` is pure: it takes timestamped edges `(seconds, active)` and the current time and
-returns finished coins, so it is tested without threads or pins. Rules (PROTOCOLS.md):
+returns finished coins, so it is tested without threads or pins. Rules (CH-926-style acceptors):
 - a pulse shorter than the glitch limit (20 ms, or half the nominal width if that is shorter)
   is noise and is ignored entirely;
 - a pulse whose width is within +-50 % of `pulse_ms` counts;

@@ -1,6 +1,6 @@
 """The EVA-DTS (DEX/UCS) audit file, from the journal: what vending tools read.
 
-Segments (PROTOCOLS.md): DXS, ST, ID1, ID4, ID5, VA1-VA3, CA2, CA3, DA2 (card sales, an extra
+Segments (EVA-DTS 6): DXS, ST, ID1, ID4, ID5, VA1-VA3, CA2, CA3, DA2 (card sales, an extra
 segment readers tolerate), PA1 + PA2 per selection, EA1 per event since the reset and EA2 per
 event code, G85, SE, DXE. Amounts are integers in minor units. Fields never contain `*` or a
 line break, and text is written as ASCII (accents dropped: "Tituaña" -> "Tituana").

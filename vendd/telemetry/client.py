@@ -2,8 +2,8 @@
 TLS, username and password (from a file or the environment), and a background connection
 that keeps retrying with back-off.
 
-paho callbacks run on paho's network thread: everything registered here must enqueue or set
-a flag and return (see LIBRARIES.md)."""
+paho callbacks run on paho's network thread, some under paho's own lock: everything
+registered here must enqueue or set a flag and return."""
 
 from __future__ import annotations
 

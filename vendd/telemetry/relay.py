@@ -230,7 +230,7 @@ class Relay:
         for seq, ts, kind, fields_json, hash_ in rows:
             payload = raw_payload(seq, ts, kind, machine, fields_json, hash_)
             info = self._client.publish(event(kind), payload, qos=1)
-            # NO_CONN: queued by paho and sent after the reconnect (LIBRARIES.md).
+            # NO_CONN: queued by paho and sent after the reconnect (seen with paho 2.2).
             if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
                 log.error("cannot hand seq %d to paho: %s", seq, paho.error_string(info.rc))
                 return False

@@ -3,7 +3,7 @@
 Frame: ``dest, n, src, header, data[n], checksum``. With the simple checksum every byte of the
 frame sums to 0 mod 256. With the CRC-16 variant (CRC-16/XMODEM over dest, n, header, data) the
 low CRC byte takes the place of ``src`` and the high byte the place of the checksum.
-See ../shared/PROTOCOLS.md (ccTalk).
+Frame and header facts follow the ccTalk generic specification.
 """
 
 from __future__ import annotations

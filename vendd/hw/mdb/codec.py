@@ -1,4 +1,4 @@
-"""MDB wire codec: pure functions and classes, no I/O. See ../shared/PROTOCOLS.md (MDB).
+"""MDB wire codec: pure functions and classes, no I/O.
 
 A byte on the bus has a 9th (mode) bit. Here a bus word is `(byte, mode)`.
 - Controller -> device: mode set on the address byte only; then data, then the checksum (sum of
