@@ -149,6 +149,12 @@ class Cabinet:
         if self.cabinet is not None:
             self.cabinet.repair(slot)
 
+    def tap_card(self, balance: int = 2000) -> bool:
+        """A buyer taps a card with `balance` on the simulated MDB reader; False when there
+        is no reader or it is not ready for a session."""
+        reader = self.mdb.reader if self.mdb is not None else None
+        return reader is not None and bool(reader.tap(balance))
+
     def start_physics(self) -> None:
         if self.cabinet is not None:
             self.cabinet.step()  # home switches closed, beam clear, before a driver looks

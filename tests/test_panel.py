@@ -106,3 +106,28 @@ def test_vendd_sim_panel_in_a_pseudo_terminal(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         os.close(master)
+
+
+def test_the_panel_taps_a_card_on_the_mdb_machine(tmp_path: Path) -> None:
+    from support import ROOT
+
+    from simulator.sim import Simulation
+    from vendd.config import Config, load_config
+
+    data = load_config(ROOT / "config" / "sim-mdb.toml").model_dump()
+    data["ledger"] = {"path": tmp_path / "mdb.db"}
+    data["mqtt"]["enabled"] = False
+    sim = Simulation(Config(**data), turn_time_s=0.05)
+    sim.start()
+    try:
+        panel = Panel(sim)
+        panel.attach()
+        reader = sim.mdb.reader if sim.mdb is not None else None
+        wait_for(lambda: reader is not None and reader.state == "enabled", timeout=10,
+                 what="the reader to be ready")
+        panel.feed("t")  # the panel's key for a card tap
+        sim.wait(lambda s: s.card_device is not None)
+        assert sim.state.mode is Mode.CREDIT  # a card session is open: choose a product
+        assert "card tapped" in panel.render()
+    finally:
+        sim.stop()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import serial
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from support import wait_for
 
@@ -359,10 +359,24 @@ def wire_bytes(draw):
     return prefix + bytes(body), echo, checksum
 
 
+def _holds_a_valid_reply(data: bytes, checksum: str) -> bool:
+    """Whether a checksum-valid 229 reply stands somewhere in `data`: mangled bytes can form
+    one by chance (1 in 256 with the simple checksum), and that one may rightly credit."""
+    size = 5 + 11
+    for start in range(len(data) - size + 1):
+        try:
+            codec.parse_frame(data[start:start + size], checksum)
+        except ProtocolError:
+            continue
+        return True
+    return False
+
+
 @settings(max_examples=300, deadline=None)
 @given(wire=wire_bytes())
 def test_read_path_garbage_only_protocol_errors_never_credit(wire):
     data, echo, checksum = wire
+    assume(not _holds_a_valid_reply(data, checksum))
     driver, _ = _fake_driver(data, echo, checksum)
     request = codec.build_frame(2, 1, codec.READ_CREDIT, b"", checksum)
     try:

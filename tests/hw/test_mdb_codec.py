@@ -17,18 +17,17 @@ from hypothesis import strategies as st
 
 from vendd.config import MdbConfig
 from vendd.errors import ProtocolError
-from vendd.hw.mdb import codec
-from vendd.hw.mdb.codec import (
-    Answer,
+from vendd.hw.mdb import change, codec, payloads
+from vendd.hw.mdb.codec import Answer, ChecksumError
+from vendd.hw.mdb.links import BridgeLink, FramedLink, NoResponseError, UartLink, parse_bridge_line
+from vendd.hw.mdb.payloads import (
     BillRouted,
     CashlessEvent,
-    ChecksumError,
     CoinDeposited,
     CoinsDispensedManually,
     Slugs,
     Status,
 )
-from vendd.hw.mdb.links import BridgeLink, FramedLink, NoResponseError, UartLink, parse_bridge_line
 
 
 def test_control_bytes_and_addresses() -> None:
@@ -114,19 +113,19 @@ def test_command_lengths() -> None:
 
 
 def test_changer_setup_and_tube_status() -> None:
-    setup = codec.parse_changer_setup(bytes.fromhex("02 18 40 05 02 00 07 01 02 05 14"))
-    assert setup == codec.ChangerSetup(2, 0x1840, 5, 2, 0x0007, (1, 2, 5, 20))
-    tubes = codec.parse_tube_status(bytes.fromhex("00 04 0A 14 32"))
+    setup = payloads.parse_changer_setup(bytes.fromhex("02 18 40 05 02 00 07 01 02 05 14"))
+    assert setup == payloads.ChangerSetup(2, 0x1840, 5, 2, 0x0007, (1, 2, 5, 20))
+    tubes = payloads.parse_tube_status(bytes.fromhex("00 04 0A 14 32"))
     assert tubes.full == 0x0004 and tubes.counts == (10, 20, 50)
     for bad in (b"\x02" * 6, b"\x02" * 24):
         with pytest.raises(ProtocolError):
-            codec.parse_changer_setup(bad)
+            payloads.parse_changer_setup(bad)
     with pytest.raises(ProtocolError):
-        codec.parse_tube_status(b"\x00")
+        payloads.parse_tube_status(b"\x00")
 
 
 def test_changer_poll_items() -> None:
-    items = codec.parse_changer_poll(bytes.fromhex("52 15 43 00 72 00 A1 13 23 0B 01 0C 0E"))
+    items = payloads.parse_changer_poll(bytes.fromhex("52 15 43 00 72 00 A1 13 23 0B 01 0C 0E"))
     assert items == [
         CoinDeposited(2, "tubes", 21), CoinDeposited(3, "cashbox", 0),
         CoinDeposited(2, "rejected", 0), CoinsDispensedManually(1, 2, 19), Slugs(3),
@@ -134,23 +133,23 @@ def test_changer_poll_items() -> None:
         Status(0x0E, "status_0e"),
     ]
     with pytest.raises(ProtocolError):
-        codec.parse_changer_poll(b"\x52")  # a deposit cut short
+        payloads.parse_changer_poll(b"\x52")  # a deposit cut short
 
 
 def test_dispense_byte() -> None:
-    assert codec.dispense_byte(1, 2) == b"\x21"
+    assert payloads.dispense_byte(1, 2) == b"\x21"
     with pytest.raises(ValueError):
-        codec.dispense_byte(1, 16)
+        payloads.dispense_byte(1, 16)
 
 
 def test_fewest_coins_is_not_greedy() -> None:
     values = {0: 10, 1: 25}
-    assert codec.fewest_coins(30, values, {0: 5, 1: 5}) == {0: 3}  # greedy would fail
+    assert change.fewest_coins(30, values, {0: 5, 1: 5}) == {0: 3}  # greedy would fail
     usd = {0: 5, 1: 10, 2: 25, 3: 100}
-    assert codec.fewest_coins(65, usd, {0: 9, 1: 9, 2: 9}) == {0: 1, 1: 1, 2: 2}
-    assert codec.fewest_coins(50, usd, {0: 1, 1: 1}) == {0: 1, 1: 1}  # short: the most it can
-    assert codec.fewest_coins(0, usd, {0: 1}) == {}
-    assert codec.payable(20, usd, {0: 1, 1: 1}) == frozenset({0, 5, 10, 15})
+    assert change.fewest_coins(65, usd, {0: 9, 1: 9, 2: 9}) == {0: 1, 1: 1, 2: 2}
+    assert change.fewest_coins(50, usd, {0: 1, 1: 1}) == {0: 1, 1: 1}  # short: the most it can
+    assert change.fewest_coins(0, usd, {0: 1}) == {}
+    assert change.payable(20, usd, {0: 1, 1: 1}) == frozenset({0, 5, 10, 15})
 
 
 def test_value_scaling() -> None:
@@ -172,36 +171,36 @@ def test_value_scaling() -> None:
 
 def test_bill_setup_stacker_and_poll() -> None:
     raw = bytes.fromhex("01 18 40 00 64 02 01 F4 00 00 FF 01 05 0A 14")
-    setup = codec.parse_bill_setup(raw)
+    setup = payloads.parse_bill_setup(raw)
     assert (setup.scaling, setup.decimals, setup.stacker_capacity, setup.escrow,
             setup.credits) == (100, 2, 500, True, (1, 5, 10, 20))
-    assert codec.parse_stacker(b"\x80\x05") == codec.Stacker(True, 5)
-    assert codec.parse_bill_poll(bytes.fromhex("91 81 A1 C2 43 06 0B")) == [
+    assert payloads.parse_stacker(b"\x80\x05") == payloads.Stacker(True, 5)
+    assert payloads.parse_bill_poll(bytes.fromhex("91 81 A1 C2 43 06 0B")) == [
         BillRouted(1, "escrow"), BillRouted(1, "stacked"), BillRouted(1, "returned"),
-        BillRouted(2, "disabled_rejected"), codec.DisabledAttempts(3),
+        BillRouted(2, "disabled_rejected"), payloads.DisabledAttempts(3),
         Status(6, "just_reset"), Status(0x0B, "rejected")]
     with pytest.raises(ProtocolError):
-        codec.parse_stacker(b"\x80")
+        payloads.parse_stacker(b"\x80")
     with pytest.raises(ProtocolError):
-        codec.parse_bill_setup(raw[:10])
+        payloads.parse_bill_setup(raw[:10])
 
 
 # --- cashless ---------------------------------------------------------------------------------
 
 
 def test_cashless_poll_answers() -> None:
-    cfg = codec.ReaderConfig(1, 0x1840, 1, 2, 3, 0)
-    raw = (codec.reader_config_answer(cfg) + bytes.fromhex("03 03 E8 05 01 5E 06 07 0A 42 0B"))
-    assert codec.parse_cashless_poll(raw) == [
+    cfg = payloads.ReaderConfig(1, 0x1840, 1, 2, 3, 0)
+    raw = (payloads.reader_config_answer(cfg) + bytes.fromhex("03 03 E8 05 01 5E 06 07 0A 42 0B"))
+    assert payloads.parse_cashless_poll(raw) == [
         CashlessEvent("reader_config", config=cfg), CashlessEvent("begin_session", amount=1000),
         CashlessEvent("vend_approved", amount=350), CashlessEvent("vend_denied"),
         CashlessEvent("end_session"), CashlessEvent("malfunction", code=0x42),
         CashlessEvent("out_of_sequence")]
-    assert codec.parse_cashless_poll(b"\x0b\x01", level=2) == [CashlessEvent("out_of_sequence")]
-    assert codec.parse_cashless_poll(b"\x00") == [CashlessEvent("just_reset")]
+    assert payloads.parse_cashless_poll(b"\x0b\x01", level=2) == [CashlessEvent("out_of_sequence")]
+    assert payloads.parse_cashless_poll(b"\x00") == [CashlessEvent("just_reset")]
     for bad in (b"\x03\x03", b"\x05", b"\x55"):
         with pytest.raises(ProtocolError):
-            codec.parse_cashless_poll(bad)
+            payloads.parse_cashless_poll(bad)
 
 
 # --- hypothesis: every parser gives results or protocol errors, nothing else -------------------
@@ -211,9 +210,9 @@ def test_cashless_poll_answers() -> None:
 @given(st.binary(max_size=40))
 def test_every_parser_only_raises_protocol_errors(data: bytes) -> None:
     parsers: list[Any] = [
-        codec.parse_changer_setup, codec.parse_tube_status, codec.parse_changer_poll,
-        codec.parse_bill_setup, codec.parse_stacker, codec.parse_bill_poll,
-        codec.parse_cashless_poll, lambda d: codec.parse_cashless_poll(d, 2),
+        payloads.parse_changer_setup, payloads.parse_tube_status, payloads.parse_changer_poll,
+        payloads.parse_bill_setup, payloads.parse_stacker, payloads.parse_bill_poll,
+        payloads.parse_cashless_poll, lambda d: payloads.parse_cashless_poll(d, 2),
         parse_bridge_line, lambda d: codec.WordParser().feed(d),
     ]
     for parse in parsers:
@@ -230,7 +229,7 @@ def test_random_streams_through_the_receive_pipeline(stream: bytes) -> None:
             answer = codec.parse_answer(words)
             if answer.kind == "data":
                 assert codec.checksum(answer.data) == words[-1][0]
-                codec.parse_changer_poll(answer.data)
+                payloads.parse_changer_poll(answer.data)
     except ProtocolError:
         pass
 

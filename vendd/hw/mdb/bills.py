@@ -12,9 +12,10 @@ import time
 
 from vendd.config import MdbBillValidatorConfig
 from vendd.events import BillEscrowed, CoinRejected, CreditInserted, DeviceFault
-from vendd.hw.mdb import codec
+from vendd.hw.mdb import codec, payloads
 from vendd.hw.mdb.bus import MdbBus, MdbDevice, Phase
-from vendd.hw.mdb.codec import Answer, BillRouted, DisabledAttempts, Status
+from vendd.hw.mdb.codec import Answer
+from vendd.hw.mdb.payloads import BillRouted, DisabledAttempts, Status
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class MdbBillValidator(MdbDevice):
         self.config = config
         self.non_response_s = config.non_response_s
         self.machine_decimals = machine_decimals
-        self.setup: codec.BillSetup | None = None
+        self.setup: payloads.BillSetup | None = None
         self.values: dict[int, int] = {}
         self._want_accepting = False
         self._sent_accepting: bool | None = None
@@ -59,10 +60,10 @@ class MdbBillValidator(MdbDevice):
 
     def answer_says_reset(self, answer: Answer) -> bool:
         return any(isinstance(i, Status) and i.name == "just_reset"
-                   for i in codec.parse_bill_poll(answer.data))
+                   for i in payloads.parse_bill_poll(answer.data))
 
     def configure(self) -> None:
-        setup = codec.parse_bill_setup(self.send(1).data)
+        setup = payloads.parse_bill_setup(self.send(1).data)
         values = {}
         for t, credit in enumerate(setup.credits):
             if credit:
@@ -97,7 +98,7 @@ class MdbBillValidator(MdbDevice):
         answer = self.send(3)
         if answer.kind != "data":
             return
-        for item in codec.parse_bill_poll(answer.data):
+        for item in payloads.parse_bill_poll(answer.data):
             self._item(item)
             if self.phase is not Phase.READY:
                 return
@@ -125,7 +126,7 @@ class MdbBillValidator(MdbDevice):
         with self._lock:
             self._escrow, self._decision = None, None
 
-    def _item(self, item: codec.BillItem) -> None:
+    def _item(self, item: payloads.BillItem) -> None:
         if isinstance(item, BillRouted):
             self._routed(item)
         elif isinstance(item, DisabledAttempts):
@@ -170,7 +171,7 @@ class MdbBillValidator(MdbDevice):
             log.info("%s: bill routed to %s", self.name, item.route)
 
     def _read_stacker(self) -> None:
-        stacker = codec.parse_stacker(self.send(6).data)
+        stacker = payloads.parse_stacker(self.send(6).data)
         self._stacker_at = time.monotonic()
         if stacker.full and not self.stacker_full:
             self.raise_fault("stacker_full", f"{stacker.count} bills in the stacker")

@@ -22,9 +22,10 @@ from vendd.events import (
     CardVendDenied,
     DeviceFault,
 )
-from vendd.hw.mdb import codec
+from vendd.hw.mdb import codec, payloads
 from vendd.hw.mdb.bus import MdbBus, MdbDevice, Phase
-from vendd.hw.mdb.codec import Answer, CashlessEvent
+from vendd.hw.mdb.codec import Answer
+from vendd.hw.mdb.payloads import CashlessEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def item_number(slot: str) -> int:
 
 
 class MdbCashless(MdbDevice):
-    poll_command = codec.CASHLESS_POLL
+    poll_command = payloads.CASHLESS_POLL
 
     def __init__(self, name: str, bus: MdbBus, config: MdbCashlessConfig,
                  machine_decimals: int) -> None:
@@ -49,7 +50,7 @@ class MdbCashless(MdbDevice):
         self.config = config
         self.non_response_s = config.non_response_s or 5.0
         self.machine_decimals = machine_decimals
-        self.reader: codec.ReaderConfig | None = None
+        self.reader: payloads.ReaderConfig | None = None
         self._want_enabled = False
         self._sent_enabled: bool | None = None
         self._requests: deque[tuple[str, int, str, bool]] = deque()
@@ -86,7 +87,7 @@ class MdbCashless(MdbDevice):
 
     def answer_says_reset(self, answer: Answer) -> bool:
         return answer.kind == "data" and any(
-            e.kind == "just_reset" for e in codec.parse_cashless_poll(answer.data, self.level))
+            e.kind == "just_reset" for e in payloads.parse_cashless_poll(answer.data, self.level))
 
     def configure(self) -> None:
         self.session, self.vend = False, None
@@ -110,10 +111,10 @@ class MdbCashless(MdbDevice):
 
     def shutdown(self) -> None:
         if self.vend == "approved":
-            self.send(codec.CASHLESS_VEND, bytes([codec.VEND_FAILURE]))
+            self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_FAILURE]))
         if self.session:
-            self.send(codec.CASHLESS_VEND, bytes([codec.SESSION_COMPLETE]))
-        self.send(codec.CASHLESS_READER, bytes([codec.READER_DISABLE]))
+            self.send(payloads.CASHLESS_VEND, bytes([payloads.SESSION_COMPLETE]))
+        self.send(payloads.CASHLESS_READER, bytes([payloads.READER_DISABLE]))
 
     def work(self) -> None:
         self._apply_enabled()
@@ -124,7 +125,7 @@ class MdbCashless(MdbDevice):
                 break
             self._do(*request)
         if self.phase is Phase.READY:
-            self._handle(self.send(codec.CASHLESS_POLL))
+            self._handle(self.send(payloads.CASHLESS_POLL))
 
     def _apply_enabled(self) -> None:
         with self._lock:
@@ -133,8 +134,8 @@ class MdbCashless(MdbDevice):
         if want == self._sent_enabled or (not want and self.session):
             return
         self._sent_enabled = want
-        sub = codec.READER_ENABLE if want else codec.READER_DISABLE
-        self._handle(self.send(codec.CASHLESS_READER, bytes([sub])))
+        sub = payloads.READER_ENABLE if want else payloads.READER_DISABLE
+        self._handle(self.send(payloads.CASHLESS_READER, bytes([sub])))
 
     def _do(self, kind: str, price: int, slot: str, success: bool) -> None:
         if kind == "vend":
@@ -145,30 +146,31 @@ class MdbCashless(MdbDevice):
             r = self.reader
             units = codec.from_cents(price, r.scale, r.decimals, self.machine_decimals)
             self.vend, self.vend_slot = "requested", slot
-            data = bytes([codec.VEND_REQUEST]) + codec.be16(units) + codec.be16(item_number(slot))
-            self._handle(self.send(codec.CASHLESS_VEND, data))
+            data = (bytes([payloads.VEND_REQUEST]) + codec.be16(units)
+                    + codec.be16(item_number(slot)))
+            self._handle(self.send(payloads.CASHLESS_VEND, data))
         elif kind == "result":
             if self.vend != "approved":
                 log.warning("%s: vend result for %s but no approved vend", self.name, slot)
                 return
             self.vend = None
             if success:
-                data = bytes([codec.VEND_SUCCESS]) + codec.be16(item_number(slot))
+                data = bytes([payloads.VEND_SUCCESS]) + codec.be16(item_number(slot))
             else:
-                data = bytes([codec.VEND_FAILURE])
-            self._handle(self.send(codec.CASHLESS_VEND, data))
+                data = bytes([payloads.VEND_FAILURE])
+            self._handle(self.send(payloads.CASHLESS_VEND, data))
         else:
             self._complete()
 
     def _complete(self) -> None:
         if self.vend == "requested":
             self.vend = None
-            self._handle(self.send(codec.CASHLESS_VEND, bytes([codec.VEND_CANCEL])))
+            self._handle(self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_CANCEL])))
         if self.vend == "approved":  # never leave an approval charged without a vend
             self.vend = None
-            self._handle(self.send(codec.CASHLESS_VEND, bytes([codec.VEND_FAILURE])))
+            self._handle(self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_FAILURE])))
         if self.session:
-            self._handle(self.send(codec.CASHLESS_VEND, bytes([codec.SESSION_COMPLETE])))
+            self._handle(self.send(payloads.CASHLESS_VEND, bytes([payloads.SESSION_COMPLETE])))
         else:
             self._post(CardSessionEnded(self.name))
 
@@ -177,7 +179,7 @@ class MdbCashless(MdbDevice):
     def _handle(self, answer: Answer) -> None:
         if answer.kind != "data":
             return
-        for event in codec.parse_cashless_poll(answer.data, self.level):
+        for event in payloads.parse_cashless_poll(answer.data, self.level):
             self._event(event)
             if self.phase is not Phase.READY and event.kind != "reader_config":
                 return
@@ -191,16 +193,16 @@ class MdbCashless(MdbDevice):
                 self.reinitialise("the reader reset itself")
             case "begin_session":
                 self.session, self.vend = True, None
-                funds = -1 if e.amount in (None, codec.NO_FUNDS_INFO) else self._cents(e.amount)
+                funds = -1 if e.amount in (None, payloads.NO_FUNDS_INFO) else self._cents(e.amount)
                 self._post(CardSessionBegun(self.name, funds))
             case "session_cancel_request" if self.session and self.vend is None:
-                self._handle(self.send(codec.CASHLESS_VEND, bytes([codec.SESSION_COMPLETE])))
+                self._handle(self.send(payloads.CASHLESS_VEND, bytes([payloads.SESSION_COMPLETE])))
             case "vend_approved" if self.vend == "requested":
                 self.vend = "approved"
                 self._post(CardVendApproved(self.name, self._cents(e.amount or 0)))
             case "vend_approved":
                 log.warning("%s: approval nobody is waiting for: vend failure", self.name)
-                self._handle(self.send(codec.CASHLESS_VEND, bytes([codec.VEND_FAILURE])))
+                self._handle(self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_FAILURE])))
             case "vend_denied" if self.vend == "requested":
                 self.vend = None
                 self._post(CardVendDenied(self.name))

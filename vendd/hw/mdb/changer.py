@@ -21,9 +21,10 @@ from vendd.events import (
     DeviceFault,
     PayoutFinished,
 )
-from vendd.hw.mdb import codec
+from vendd.hw.mdb import change, codec, payloads
 from vendd.hw.mdb.bus import MdbBus, MdbDevice, Phase
-from vendd.hw.mdb.codec import Answer, CoinDeposited, CoinsDispensedManually, Slugs, Status
+from vendd.hw.mdb.codec import Answer
+from vendd.hw.mdb.payloads import CoinDeposited, CoinsDispensedManually, Slugs, Status
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class MdbChanger(MdbDevice):
         self.config = config
         self.non_response_s = config.non_response_s
         self.machine_decimals = machine_decimals
-        self.setup: codec.ChangerSetup | None = None
+        self.setup: payloads.ChangerSetup | None = None
         self.values: dict[int, int] = {}  # coin type -> cents
         self.tubes: dict[int, int] = {}
         self._want_accepting = False
@@ -77,7 +78,7 @@ class MdbChanger(MdbDevice):
     def can_pay(self, amount: int) -> bool:
         with self._lock:
             values, tubes = dict(self.values), dict(self.tubes)
-        return amount in codec.payable(amount, values, tubes)
+        return amount in change.payable(amount, values, tubes)
 
     def pay_out(self, amount: int) -> None:
         with self._lock:
@@ -88,10 +89,10 @@ class MdbChanger(MdbDevice):
 
     def answer_says_reset(self, answer: Answer) -> bool:
         return any(isinstance(i, Status) and i.name == "just_reset"
-                   for i in codec.parse_changer_poll(answer.data))
+                   for i in payloads.parse_changer_poll(answer.data))
 
     def configure(self) -> None:
-        setup = codec.parse_changer_setup(self.send(1).data)
+        setup = payloads.parse_changer_setup(self.send(1).data)
         values = {}
         for t, credit in enumerate(setup.credits):
             if credit:
@@ -128,10 +129,10 @@ class MdbChanger(MdbDevice):
         p = self._payout
         if p is not None and not p.waiting and p.chunks:
             coin_type, count = p.chunks.popleft()
-            self.send(5, codec.dispense_byte(coin_type, count))
+            self.send(5, payloads.dispense_byte(coin_type, count))
             p.waiting, p.busy_seen_at = True, time.monotonic()
         answer = self.send(3)
-        items = codec.parse_changer_poll(answer.data) if answer.kind == "data" else []
+        items = payloads.parse_changer_poll(answer.data) if answer.kind == "data" else []
         busy = False
         for item in items:
             busy |= self._item(item)
@@ -150,7 +151,7 @@ class MdbChanger(MdbDevice):
         self.send(4, mask + b"\xff\xff")
         self._sent_accepting = want
 
-    def _item(self, item: codec.ChangerItem) -> bool:
+    def _item(self, item: payloads.ChangerItem) -> bool:
         """Handle one poll item; True when it says a payout is still busy."""
         if isinstance(item, CoinDeposited):
             self._deposit(item)
@@ -199,7 +200,7 @@ class MdbChanger(MdbDevice):
     def _start_payout(self, amount: int) -> None:
         self._read_tubes()
         with self._lock:
-            plan = codec.fewest_coins(amount, self.values, self.tubes)
+            plan = change.fewest_coins(amount, self.values, self.tubes)
             before = dict(self.tubes)
         log.info("%s: paying %d as %s", self.name, amount, plan)
         self._payout = _Payout(amount, plan, before)
@@ -239,7 +240,7 @@ class MdbChanger(MdbDevice):
     # --- tubes and "exact change only" -----------------------------------------------------
 
     def _read_tubes(self) -> None:
-        status = codec.parse_tube_status(self.send(2).data)
+        status = payloads.parse_tube_status(self.send(2).data)
         with self._lock:
             self.tubes = {t: n for t, n in enumerate(status.counts) if t in self.values}
         self._tubes_at = time.monotonic()
@@ -260,7 +261,7 @@ class MdbChanger(MdbDevice):
     def _check_change(self) -> None:
         needed = self.change_needed()
         with self._lock:
-            ok = set(needed) <= codec.payable(max(needed, default=0), self.values, self.tubes)
+            ok = set(needed) <= change.payable(max(needed, default=0), self.values, self.tubes)
         if ok != self._can_make_change:
             self._can_make_change = ok
             log.info("%s: %s", self.name, "can make change" if ok else "exact change only")

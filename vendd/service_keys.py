@@ -1,0 +1,244 @@
+"""The service menu's moves: the key handling, one function per screen (a press moves the
+menu's state and may submit an admin event or say a short note), and what the menu does with
+the machine's answer to what it submitted. Pure, no I/O."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from vendd import events as ev
+from vendd.service_screens import (
+    COLLECT,
+    ITEMS,
+    LOCKED,
+    MAIN,
+    PICK,
+    PIN,
+    PRICE,
+    SALES,
+    STATUS,
+    STOCK,
+    TESTING,
+    status_pages,
+)
+
+if TYPE_CHECKING:
+    from vendd.machine import Reply
+    from vendd.service_menu import Turn
+
+log = logging.getLogger("vendd.service_menu")  # the menu's one logger, as before the split
+
+BIG_STEP = 100  # cents: one press of the big -/+ keys
+
+
+# --- the PIN ------------------------------------------------------------------------------------
+
+
+def _pin_key(m: Turn, key: str | None) -> None:
+    cfg = m.cfg
+    if key is None:
+        m.update(entered=m.s.entered[:-1], digit=0)
+    elif cfg.digit_keys:
+        if key in cfg.keys:
+            _pin_digit(m, (cfg.keys.index(key) + 1) % 10)
+    elif key == cfg.minus:
+        m.update(digit=(m.s.digit - 1) % 10)
+    elif key == cfg.plus:
+        m.update(digit=(m.s.digit + 1) % 10)
+    elif key == cfg.ok:
+        _pin_digit(m, m.s.digit)
+
+
+def _pin_digit(m: Turn, digit: int) -> None:
+    entered = m.s.entered + str(digit)
+    m.update(entered=entered, digit=0)
+    maker = next((who for who, pin in m.cfg.pins if pin == entered), None)
+    if maker is not None:
+        log.info("service menu: %s signed in", maker)
+        m.update(actor=maker, tries=0, entered="", screen=MAIN, item=0)
+        m.say("svc_hello", maker=dict(m.cfg.names).get(maker, maker), item_label=ITEMS[0])
+    elif len(entered) >= max(len(pin) for _, pin in m.cfg.pins):
+        tries = m.s.tries + 1
+        log.warning("service menu: wrong PIN (%d of %d)", tries, m.cfg.pin_tries)
+        m.update(entered="", tries=tries)
+        if tries >= m.cfg.pin_tries:
+            m.lock_out()
+        else:
+            m.say("svc_pin_wrong", left=str(m.cfg.pin_tries - tries))
+
+
+def _locked_key(m: Turn, key: str | None) -> None:
+    pass
+
+
+# --- the main menu and the slot picker ----------------------------------------------------------
+
+
+def _main_key(m: Turn, key: str | None) -> None:
+    cfg = m.cfg
+    if key is None:
+        m.exit()
+    elif key == cfg.minus:
+        m.update(item=(m.s.item - 1) % len(ITEMS))
+    elif key == cfg.plus:
+        m.update(item=(m.s.item + 1) % len(ITEMS))
+    elif key == cfg.ok:
+        item = ITEMS[m.s.item]
+        if item in ("restock", "price", "test"):
+            m.update(screen=PICK, action=item)
+        elif item == "sales":
+            mine = dict(m.cfg.names).get(m.s.actor)
+            names = [s.maker for s in m.s.view.sales]
+            m.update(screen=SALES, page=names.index(mine) if mine in names else 0)
+        elif item == "collect":
+            m.update(screen=COLLECT, expected=m.s.view.cash_box, value=m.s.view.cash_box)
+        elif item == "status":
+            m.update(screen=STATUS, page=0)
+        else:
+            m.exit()
+
+
+def _pick_key(m: Turn, key: str | None) -> None:
+    if key is None:
+        m.update(screen=MAIN)
+        return
+    slot = m.s.view.slots.get(key)
+    if slot is None:
+        return
+    if m.s.view.vending is not None:
+        m.say("svc_busy")
+    elif m.s.action == "restock":
+        m.update(screen=STOCK, slot=key, value=slot.capacity)
+    elif m.s.action == "price":
+        m.update(screen=PRICE, slot=key, value=slot.price)
+    else:
+        m.update(slot=key, testing=key)
+        m.submit("test", ev.TestVend(m.s.actor, key))
+
+
+def _stock_key(m: Turn, key: str | None) -> None:
+    slot = m.s.view.slots[m.s.slot]
+    if key is None:
+        m.update(screen=PICK)
+    elif key == m.cfg.minus:
+        m.update(value=max(m.s.value - 1, 0))
+    elif key == m.cfg.plus:
+        if m.s.value + 1 > slot.capacity:
+            m.say("svc_stock_max", slot=slot.id, capacity=str(slot.capacity))
+        else:
+            m.update(value=m.s.value + 1)
+    elif key == m.cfg.ok:
+        reason = "restock" if m.s.value >= slot.stock else "adjust"
+        m.submit("stock", ev.SetStock(m.s.actor, slot.id, m.s.value, reason))
+
+
+def _step_of(m: Turn, key: str, small: int) -> int:
+    cfg = m.cfg
+    return {cfg.minus: -small, cfg.plus: small}.get(key) or {
+        cfg.big_minus: -BIG_STEP, cfg.big_plus: BIG_STEP}.get(key, 0)
+
+
+def _price_key(m: Turn, key: str | None) -> None:
+    if key is None:
+        m.update(screen=PICK)
+    elif key == m.cfg.ok:
+        m.submit("price", ev.SetPrice(m.s.actor, m.s.slot, m.s.value))
+    elif step := _step_of(m, key, m.cfg.price_step):
+        price = m.s.value + step
+        if 0 < price <= m.cfg.max_price:
+            m.update(value=price)
+        else:
+            m.say("svc_price_range", low=m.money(m.cfg.price_step if step < 0 else 1),
+                  high=m.money(m.cfg.max_price))
+
+
+def _testing_key(m: Turn, key: str | None) -> None:
+    if key is None:
+        m.update(screen=PICK)
+
+
+# --- sales, cash, status --------------------------------------------------------------------
+
+
+def _sales_key(m: Turn, key: str | None) -> None:
+    pages = max(len(m.s.view.sales), 1)
+    if key is None or key == m.cfg.ok:
+        m.update(screen=MAIN)
+    elif key == m.cfg.minus:
+        m.update(page=(m.s.page - 1) % pages)
+    elif key == m.cfg.plus:
+        m.update(page=(m.s.page + 1) % pages)
+
+
+def _collect_key(m: Turn, key: str | None) -> None:
+    if key is None:
+        m.update(screen=MAIN)
+    elif key == m.cfg.ok:
+        m.submit("collect", ev.CollectCash(m.s.actor, m.s.value))
+    elif step := _step_of(m, key, m.cfg.cash_step):
+        m.update(value=max(m.s.value + step, 0))
+
+
+def _status_key(m: Turn, key: str | None) -> None:
+    pages = status_pages(m.s.view)
+    page = min(m.s.page, len(pages) - 1)
+    if key is None:
+        m.update(screen=MAIN)
+    elif key == m.cfg.minus:
+        m.update(page=(page - 1) % len(pages))
+    elif key == m.cfg.plus:
+        m.update(page=(page + 1) % len(pages))
+    elif key == m.cfg.ok and pages[page][0] == "svc_status_slot":
+        slot = pages[page][1]["slot"]
+        m.update(slot=slot)
+        m.submit("clear", ev.ClearSlotFault(m.s.actor, slot))
+
+
+KEYS: dict[str, Callable[[Turn, str | None], None]] = {
+    PIN: _pin_key, LOCKED: _locked_key, MAIN: _main_key, PICK: _pick_key, STOCK: _stock_key,
+    PRICE: _price_key, TESTING: _testing_key, SALES: _sales_key, COLLECT: _collect_key,
+    STATUS: _status_key}
+
+
+# --- the machine's answers ----------------------------------------------------------------------
+
+
+def answered(m: Turn, reply: Reply) -> None:
+    what, s = m.s.pending, m.s
+    m.update(pending="")
+    if not what:
+        return
+    if not reply.ok:
+        log.warning("service menu: %s refused: %s", what, reply.error)
+        m.update(testing="")
+        m.say("svc_refused", slot=s.slot if what != "collect" else "")
+        return
+    slot = s.view.slots.get(s.slot)
+    if what == "stock" and slot is not None:
+        m.update(screen=PICK)
+        m.say("svc_stock_saved", slot=slot.id, target=str(s.value),
+              capacity=str(slot.capacity))
+    elif what == "price":
+        m.update(screen=PICK)
+        m.say("svc_price_saved", slot=s.slot, price=m.money(s.value))
+    elif what == "collect":
+        m.update(screen=MAIN)
+        m.say("svc_collected", counted=m.money(s.value),
+              difference=m.money(s.value - s.expected))
+    elif what == "clear":
+        m.update(page=0)
+        m.say("svc_fault_cleared", slot=s.slot)
+    elif what == "test" and s.testing:
+        m.update(screen=TESTING)
+
+
+def test_done(m: Turn, slot: str, outcome: str) -> None:
+    if m.s.testing != slot:
+        return
+    m.update(testing="")
+    if m.s.screen == TESTING:
+        m.update(screen=PICK)
+    if m.s.active:
+        m.say("svc_test_done", slot=slot, outcome_label=outcome)
