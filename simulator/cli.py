@@ -70,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_demo(config_path: str) -> int:
     config = load_config(config_path)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Errors only: the demo narrates itself, and a missing broker is expected here.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     sim = Simulation(config)
     sim.start()
     try:

@@ -32,13 +32,17 @@ def coin_values(sim: Simulation) -> list[int]:
     return [c.value for c in ca.coins]
 
 
-def pay(sim: Simulation, price: int) -> None:
-    """Insert coins until the credit covers `price`, waiting for each to be credited."""
+def pay(sim: Simulation, price: int) -> list[int]:
+    """Insert coins until the credit covers `price`, waiting for each to be credited.
+    Returns the coins the acceptor kept."""
+    kept = []
     for coin in coins_for(max(price - sim.state.credit, 0), coin_values(sim)):
         sim.wait(lambda s: sim.accepting() or s.mode is Mode.OUT_OF_SERVICE)
         before = sim.state.credit
         if sim.insert_coin(coin):
             sim.wait(lambda s, b=before: s.credit > b)
+            kept.append(coin)
+    return kept
 
 
 def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:
@@ -58,10 +62,16 @@ def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:
     return done
 
 
-def buy(sim: Simulation, slot_id: str) -> bool:
-    """Pay for and select one product; True when it was delivered."""
+def buy(sim: Simulation, slot_id: str, say: Say | None = None) -> bool:
+    """Pay for and select one product; True when it was delivered. `say` narrates the coins."""
     slot = sim.state.slots[slot_id]
-    pay(sim, slot.price)
+    held = sim.state.credit
+    coins = pay(sim, slot.price)
+    if say is not None:
+        money = Money(sim.config.machine.currency, sim.config.machine.decimals)
+        paid = " + ".join(money(c) for c in coins) or "no coins"
+        already = f" (the machine already held {money(held)} of credit)" if held else ""
+        say(f"  coins in: {paid}{already}")
     sales_before = sim.state.last_vend_id
     sim.press(slot_id)
     state = sim.wait(lambda s: s.last_vend_id > sales_before and s.vend is None)
@@ -78,17 +88,17 @@ def demo(sim: Simulation, say: Say) -> None:
     first, second, fallback = (sim.config.slots[0], sim.config.slots[2],
                                sim.config.slots[6])
     say(f"Buyer 1 pays {money(first.price)} in coins for {first.id} ({first.product})")
-    buy(sim, first.id)
+    buy(sim, first.id, say)
     say(f"  display: {' | '.join(sim.display())}")
 
     sim.inject(second.id, VendOutcome.JAMMED)
     say(f"Buyer 2 pays {money(second.price)} for {second.id} ({second.product}); "
         f"the spiral jams")
-    delivered = buy(sim, second.id)
+    delivered = buy(sim, second.id, say)
     assert not delivered
     say(f"  display: {' | '.join(sim.display())}; credit back: {money(sim.state.credit)}")
     say(f"Buyer 2 chooses {fallback.id} ({fallback.product}, {money(fallback.price)}) instead")
-    buy(sim, fallback.id)
+    buy(sim, fallback.id, say)
     say(f"  display: {' | '.join(sim.display())}")
     left = sim.state.credit
     if left:

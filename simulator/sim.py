@@ -213,6 +213,10 @@ class Simulation(Cabinet):
         self.start_physics()
         self.daemon.start()
         self.daemon.wait_ready()
+        # The spirals hold what the ledger says they hold when the simulation begins; only
+        # later (an empty spiral injected, a product that hangs) may the two differ.
+        for slot in self.state.slots.values():
+            self.load(slot.id, slot.stock)
 
     def stop(self) -> None:
         self.daemon.stop()

@@ -3,15 +3,23 @@ devices. Plain helpers live in support.py (a unique module name: several conftes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from hypothesis import settings
 from support import sim_config
 
 from vendd.app import Daemon
 from vendd.config import Config
+
+# In CI the property tests run the same examples every time (a failure there is replayable);
+# on a developer's machine they explore new ones on every run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -189,7 +189,8 @@ class CctalkCoinAcceptor:
             # Inside the try: re-sending the inhibits after a reset can meet a dead port.
             self._handle_buffer(buffer)
         except NoResponseError as exc:
-            self._raise_fault("no_response", str(exc))
+            if not self._stopping.is_set():  # a request cut short by stop() is no fault
+                self._raise_fault("no_response", str(exc))
             return
         except ProtocolError as exc:  # a well-formed frame with a wrong payload
             self.protocol_errors += 1
