@@ -27,8 +27,11 @@ def coins_for(amount: int, coins: list[int]) -> list[int]:
 
 
 def coin_values(sim: Simulation) -> list[int]:
+    """The coins a buyer can put in: the coin acceptor's table, or the MDB changer's."""
+    if sim.mdb is not None and sim.mdb.changer is not None:
+        return sorted(set(sim.mdb.changer.coins.values()))
     ca = sim.config.coin_acceptor
-    assert ca is not None
+    assert ca is not None, "no coin acceptor and no changer configured"
     return [c.value for c in ca.coins]
 
 

@@ -258,10 +258,18 @@ class Traffic:
         self.sim.cancel()
 
     def _do_card(self, slot: str) -> None:
-        """Cards only where a reader is configured (none on the simulated cabinet yet)."""
-        if self.sim.daemon.devices.card_reader is None:
-            return
-        # A simulated cashless peer (MDB) will tap a card here when it lands.
+        """A buyer taps a card (where a reader is configured) and picks `slot`; the card
+        pays only a cash-free purchase, so coins already on the machine stay as credit."""
+        sim = self.sim
+        if sim.daemon.devices.card_reader is None or not sim.tap_card(2000):
+            return  # no reader, or it is not ready for a session: the buyer walks on
+        self._wait(lambda st: st.card_device is not None, "a card session")
+        before = sim.state.last_vend_id
+        sim.press(slot)
+        if sim.state.slots[slot].sellable and sim.state.credit == 0:
+            self._wait(lambda st: st.last_vend_id > before and st.vend is None,
+                       f"card vend of {slot}")
+        sim.cancel()  # ends the session if it is still open
 
     # --- seamstresses --------------------------------------------------------------------------
 
