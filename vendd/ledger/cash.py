@@ -3,8 +3,6 @@ seamstress, the difference) and the cash that should be in the box now."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from vendd.ledger.journal import row_from_db
-from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table
+from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
 from vendd.money import Money
 
 COLUMNS = ["seq", "when", "by", "expected", "counted", "difference"]
@@ -79,11 +77,7 @@ def render_cash(report: CashReport, fmt: Format, money: Money) -> str:
             "journal": report.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        return buf.getvalue()
+        return to_csv(COLUMNS, rows)
     cells = [[str(r[0]), r[1], r[2], money(r[3]), money(r[4]), money(r[5])] for r in rows]
     total = ["TOTAL", "", "", money(sum(c.expected for c in report.collections)),
              money(sum(c.counted for c in report.collections)), money(report.difference)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -115,12 +116,17 @@ def render(report: SalesReport, fmt: Format, money: Money) -> str:
                         "head_seq": report.head_seq, "head": report.head},
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(report.columns)
-        writer.writerows(report.rows)
-        return buf.getvalue()
+        return to_csv(report.columns, report.rows)
     return _table(report, money)
+
+
+def to_csv(columns: list[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A header line and one line per row; money stays in integer cents."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def _table(report: SalesReport, money: Money) -> str:

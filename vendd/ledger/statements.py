@@ -18,8 +18,6 @@ from the journal and placed on the local day of their own UTC timestamp."""
 from __future__ import annotations
 
 import calendar
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -39,6 +37,7 @@ from vendd.ledger.reports import (
     journal_stamp,
     sales_report,
     table,
+    to_csv,
 )
 from vendd.money import Money
 
@@ -273,12 +272,9 @@ def render_statement(st: Statement, fmt: Format, money: Money) -> str:
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
         # items,gross stay the last two columns, as in the plain sales report.
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([*st.keys, *PARTS, "items", "gross"])
-        for row, sp in zip(r.rows, st.splits, strict=True):
-            writer.writerow([*row[:-2], *sp.as_tuple(), row[-2], row[-1]])
-        return buf.getvalue()
+        return to_csv([*st.keys, *PARTS, "items", "gross"],
+                      ([*row[:-2], *sp.as_tuple(), row[-2], row[-1]]
+                       for row, sp in zip(r.rows, st.splits, strict=True)))
     return _statement_table(st, money)
 
 

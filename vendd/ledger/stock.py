@@ -3,8 +3,6 @@ run out soonest at the recent sales rate."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -14,7 +12,7 @@ import sqlite_utils
 
 from vendd.ledger.cash import local_time
 from vendd.ledger.journal import row_from_db
-from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table
+from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
 from vendd.ledger.statements import local_today
 
 COLUMNS = ["slot", "product", "maker", "stock", "capacity", "sold", "per_day", "days_left",
@@ -105,11 +103,7 @@ def render_stock(report: StockReport, fmt: Format) -> str:
             "journal": report.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        return buf.getvalue()
+        return to_csv(COLUMNS, rows)
     cells = [[s.slot, s.product, s.maker, str(s.stock), str(s.capacity), str(s.sold),
               f"{s.per_day:.2f}", _days(s.days_left), s.state] for s in report.slots]
     header = ["SLOT", "PRODUCT", "MAKER", "STOCK", "CAPACITY",
