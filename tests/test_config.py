@@ -45,7 +45,9 @@ def test_the_example_is_the_museum_machine() -> None:
         ('language = "es"', 'language = "es"\ncolour = "red"', "machine.colour: unknown option"),
         ("price = 350", "price = 0", "slots.0.price: price must be more than zero"),
         ("price = 800", "price = -5", "slots.1.price: price must be more than zero"),
-        ("price = 150", 'price = "1.50"', "slots.2.price: Input should be a valid integer"),
+        ("price = 150", 'price = "1.50"', "slots.2.price: must be whole cents (350 means 3.50), "
+                                          "got '1.50'"),
+        ("capacity = 10", "capacity = 9.5", "slots.2.capacity: must be a whole number, got 9.5"),
         ('maker = "maria"\nprice = 1200', 'maker = "nadie"\nprice = 1200',
          "slots.3.maker: unknown maker 'nadie'"),
         ('id = "B4"', 'id = "A1"', "slots.7.id: duplicate slot id 'A1'"),

@@ -343,6 +343,12 @@ def _readable(path: Path, exc: ValidationError) -> list[str]:
             msg = "unknown option"
         elif err["type"] == "missing":
             msg = "required option is missing"
+        elif err["type"] == "literal_error":
+            msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
+        elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
+            msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
+        elif err["type"].split("_")[0] in EXPECTED:
+            msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
         msg = msg.removeprefix("Value error, ")
         if err["type"] == "value_error" and not loc:
             # Cross-checks carry their own dotted paths.
@@ -352,6 +358,19 @@ def _readable(path: Path, exc: ValidationError) -> list[str]:
         source = f" (from {env})" if env and env in os.environ else ""
         lines.append(f"{path}: {loc or '(top level)'}: {msg}{source}")
     return lines
+
+
+# Options that hold money: a wrong type gets a hint about integer cents.
+MONEY_OPTIONS = frozenset({"price", "value", "max_credit", "exact_change_limit"})
+EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false",
+            "string": "text in quotes"}
+
+
+def _shown(err: Any) -> str:
+    """The offending value, unless the option is a secret."""
+    if any("password" in str(part) for part in err["loc"]):
+        return "(hidden)"
+    return repr(err.get("input"))[:40]
 
 
 def _is_union_tag(part: object) -> bool:
