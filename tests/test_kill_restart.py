@@ -48,12 +48,13 @@ def _start(config: Path, tally: Path, seed: int) -> subprocess.Popen[str]:
     )
 
 
-def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
-    config, tally, db_path = _config(tmp_path), tmp_path / "tally.jsonl", tmp_path / "vendd.db"
+def _kill_rounds(config: Path, tally: Path, db_path: Path,
+                 running: list[subprocess.Popen[str]]) -> None:
     rng = random.Random(20261128)
     credit_before_kill: int | None = None
     for round_ in range(KILLS):
         proc = _start(config, tally, seed=round_)
+        running.append(proc)
         assert proc.stdout is not None
         ready = proc.stdout.readline().strip()
         assert ready.startswith("ready"), proc.stderr.read() if proc.stderr else ready
@@ -69,6 +70,18 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         assert report.ok, f"round {round_}: {report.problems}"
         # An interrupted vend is restored to the buyer at the next start.
         credit_before_kill = report.credit + report.money.held_in_vend
+
+
+def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
+    config, tally, db_path = _config(tmp_path), tmp_path / "tally.jsonl", tmp_path / "vendd.db"
+    running: list[subprocess.Popen[str]] = []
+    try:
+        _kill_rounds(config, tally, db_path, running)
+    finally:
+        for proc in running:  # a failed round must not leave a daemon selling on its own
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
 
     rows = _journal(db_path)
     kinds = Counter(r.kind for r in rows)
