@@ -131,13 +131,19 @@ def test_config_changes_are_journaled_at_start(tmp_path: Path) -> None:
     assert kinds.count("slot_configured") == 9 and kinds.count("started") == 2
 
 
-def test_stop_mid_turn_with_grace_journals_the_outcome(tmp_path: Path) -> None:
+def _slow_motor_daemon(tmp_path: Path) -> Daemon:
+    """A running, restocked daemon whose motor takes 0.3 s a turn (time to stop mid-turn)."""
     data = sim_config(tmp_path).model_dump()
     data["dispenser"]["turn_time_s"] = 0.3
     d = Daemon(Config(**data))
     d.start()
     d.wait_ready()
     restock_all(d)
+    return d
+
+
+def test_stop_mid_turn_with_grace_journals_the_outcome(tmp_path: Path) -> None:
+    d = _slow_motor_daemon(tmp_path)
     acceptor, buttons, dispenser = _parts(d)
     wait_for(lambda: acceptor.accepting)
     acceptor.insert(100)
@@ -151,12 +157,7 @@ def test_stop_mid_turn_with_grace_journals_the_outcome(tmp_path: Path) -> None:
 
 
 def test_shutdown_never_takes_money_it_cannot_journal(tmp_path: Path) -> None:
-    data = sim_config(tmp_path).model_dump()
-    data["dispenser"]["turn_time_s"] = 0.3
-    d = Daemon(Config(**data))
-    d.start()
-    d.wait_ready()
-    restock_all(d)
+    d = _slow_motor_daemon(tmp_path)
     acceptor, buttons, dispenser = _parts(d)
     wishes: list[bool] = []
     accept = acceptor.set_accepting
