@@ -38,14 +38,19 @@ def coin_values(sim: Simulation) -> list[int]:
 def pay(sim: Simulation, price: int) -> list[int]:
     """Insert coins until the credit covers `price`, waiting for each to be credited.
     Returns the coins the acceptor kept."""
-    kept = []
-    for coin in coins_for(max(price - sim.state.credit, 0), coin_values(sim)):
-        sim.wait(lambda s: sim.accepting() or s.mode is Mode.OUT_OF_SERVICE)
-        before = sim.state.credit
-        if sim.insert_coin(coin):
-            sim.wait(lambda s, b=before: s.credit > b)
-            kept.append(coin)
-    return kept
+    return [coin for coin in coins_for(max(price - sim.state.credit, 0), coin_values(sim))
+            if insert_and_wait(sim, coin)]
+
+
+def insert_and_wait(sim: Simulation, coin: int) -> bool:
+    """One coin, once the acceptor takes coins; then wait until it is credited, so that at
+    most one coin is ever between the acceptor and the journal. False when it was refused."""
+    sim.wait(lambda s: sim.accepting() or s.mode is Mode.OUT_OF_SERVICE)
+    before = sim.state.credit
+    if not sim.insert_coin(coin):
+        return False
+    sim.wait(lambda s: s.credit > before)
+    return True
 
 
 def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:

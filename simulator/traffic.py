@@ -27,7 +27,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from simulator.scenarios import buy, coin_values, coins_for, seamstress_prepares
+from simulator.scenarios import (
+    buy,
+    coin_values,
+    coins_for,
+    insert_and_wait,
+    seamstress_prepares,
+)
 from simulator.sim import Simulation
 from vendd.events import (
     ClearSlotFault,
@@ -380,6 +386,6 @@ class Traffic:
             if rng.random() < self.jam_rate:
                 sim.inject(slot.id, rng.choice([VendOutcome.JAMMED, VendOutcome.NO_DROP]))
             if rng.random() < 0.1:
-                sim.insert_coin(rng.choice(coin_values(sim)))  # a buyer who walks away
+                insert_and_wait(sim, rng.choice(coin_values(sim)))  # a buyer who walks away
                 continue
             buy(sim, slot.id)
