@@ -9,28 +9,20 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from support import restock_all, sim_config, wait_for
+from support import SIM_CONFIG, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
 from simulator.pulse_peer import PulsePeer
 from vendd.app import Daemon
+from vendd.config import load_config
 from vendd.hw.dispenser import GpioDispenser
 from vendd.hw.pulse import PulseCoinAcceptor
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor
 from vendd.ledger.ledger import iter_rows, open_readonly
 
-DISPENSER = {
-    "kind": "gpio",
-    "wiring": "matrix",
-    "rows": {"A": 5, "B": 6},
-    "columns": {"1": 13, "2": 19, "3": 26, "4": 12},
-    "home_pin": 16,
-    "drop_sensor_pin": 20,
-    "leave_home_timeout_s": 0.3,
-    "home_timeout_s": 0.5,
-    "drop_wait_s": 0.05,
-    "turns": 2,
-}
+# config/sim.toml's motor matrix, with short timeouts so a jam is seen quickly.
+DISPENSER = load_config(SIM_CONFIG).dispenser.model_dump() | {
+    "leave_home_timeout_s": 0.3, "home_timeout_s": 0.5, "drop_wait_s": 0.05}
 
 
 PULSE = {
