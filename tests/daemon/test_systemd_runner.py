@@ -25,7 +25,7 @@ from support import ROOT, sim_config, wait_for
 
 from vendd.ledger.ledger import iter_rows, open_readonly
 
-CHILD = ROOT / "tests" / "service_child.py"
+CHILD = ROOT / "tests" / "daemon" / "service_child.py"
 
 
 class Child:
@@ -41,7 +41,8 @@ class Child:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         name = f"vendd-test-{uuid.uuid4().hex}"
         self.notify.bind("\0" + name)
-        env = {**os.environ, "NOTIFY_SOCKET": "@" + name, "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+        env = {**os.environ, "NOTIFY_SOCKET": "@" + name, "PYTHONPATH": path}
         env.pop("INVOCATION_ID", None)
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
