@@ -20,10 +20,13 @@ from gpiozero.pins.mock import MockFactory
 
 from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
+from simulator.hands import Hands
 from simulator.mdb_peer import SimMdbBus
+from simulator.pinwire import WatchedPin
+from simulator.pulse_peer import PulsePeer, PulseShape
 from vendd.config import Config
 from vendd.daemon.app import Daemon
-from vendd.events import VendOutcome
+from vendd.events import ServiceKey, VendOutcome
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispenser
 from vendd.machine import Mode, State
 
@@ -73,24 +76,61 @@ class Tally:
 
 class Cabinet:
     """The physical side: device peers on pseudo-terminals, GPIO pins and the spirals'
-    physics. `config` is the given one with each simulated port filled in."""
+    physics, the buyer's hands. `config` is the given one with each simulated port filled in.
+    Nothing here reads the ledger: the spirals hold what was physically put in them."""
 
     def __init__(self, config: Config, tally_path: Path | None = None,
-                 turn_time_s: float = 0.3) -> None:
+                 turn_time_s: float = 0.3, dwell_s: float = 0.05,
+                 state_path: Path | None = None) -> None:
         self.tally = Tally(tally_path)
+        self.state_path = state_path  # where the spirals' contents outlive this process
         self.peers: list[Any] = []  # device peers on pseudo-terminals, started before the daemon
         self.cctalk: SimCctalkAcceptor | None = None
         self.mdb: SimMdbBus | None = None
         self.config = self._attach_peers(config)
-        self.pins = MockFactory()  # the daemon's GPIO, as lgpio would give it on a Pi
+        # The daemon's GPIO, as lgpio would give it on a Pi; contacts follow the scanned rows.
+        self.pins = MockFactory(pin_class=WatchedPin)
+        self.pins.on_output = lambda pin: self._outputs_changed()  # type: ignore[attr-defined]
         self.cabinet: SimCabinet | None = None
+        self.lock: Any = threading.RLock()
         if self.config.dispenser.kind == "gpio":
             self.cabinet = SimCabinet(self.config.dispenser, self.pins, turn_time_s,
-                                      products={s.id: 0 for s in self.config.slots})
-            self.cabinet.on_drop = lambda slot: self.tally.record(drop=slot)
-        # The cabinet's own count of products, which can differ from the ledger's.
+                                      products={s.id: 0 for s in self.config.slots},
+                                      dwell_s=dwell_s)
+            self.cabinet.on_drop = self._dropped
+            self.lock = self.cabinet._lock
+        self.hands = (Hands(self.config.buttons, self.pins, self.lock)
+                      if self.config.buttons.kind == "gpio" else None)
+        self.pulse = self._attach_pulse(self.config)
+        # The cabinet's own count of products (virtual dispenser), which can differ from the
+        # ledger's.
         self.products: dict[str, int] = {s.id: 0 for s in config.slots}
         self.faults: dict[str, VendOutcome] = {}  # slot -> injected outcome of its next turns
+        self._restore()
+
+    def _dropped(self, slot: str) -> None:
+        self.tally.record(drop=slot)
+        self._save()
+
+    def _restore(self) -> None:
+        if self.state_path is None or not self.state_path.exists():
+            return
+        try:
+            spirals = json.loads(self.state_path.read_text(encoding="utf-8"))["spirals"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("sim: %s is unreadable; the spirals start empty", self.state_path)
+            return
+        for slot, count in spirals.items():
+            if slot in self.products:
+                self.load(slot, int(count))
+
+    def _save(self) -> None:
+        """Write the spirals' contents (atomically: a kill leaves the old or the new file)."""
+        if self.state_path is None:
+            return
+        tmp = self.state_path.with_name(self.state_path.name + ".tmp")
+        tmp.write_text(json.dumps({"spirals": self.in_spirals()}), encoding="utf-8")
+        os.replace(tmp, self.state_path)
 
     def _attach_peers(self, config: Config) -> Config:
         """Start a simulated peer for each serial device and point the config at its port."""
@@ -123,11 +163,72 @@ class Cabinet:
         data["mdb"]["port"] = self.mdb.port
         return Config(**data)
 
+    def _attach_pulse(self, config: Config) -> PulsePeer | None:
+        ca = config.coin_acceptor
+        if ca is None or ca.kind != "pulse":
+            return None
+        return PulsePeer(self.pins, ca.pin, inhibit_pin=ca.inhibit_pin,
+                         inhibit_active_high=ca.inhibit_active_high,
+                         shape=PulseShape(pulse_s=ca.pulse_ms / 1000))
+
+    def _outputs_changed(self) -> None:
+        if self.hands is not None:
+            self.hands.refresh()
+
+    def ports(self) -> dict[str, str]:
+        """The serial ports of the simulated devices, as an installer writes them in the
+        config: section -> port."""
+        out = {}
+        if self.cctalk is not None:
+            out["coin_acceptor"] = self.cctalk.port
+        if self.mdb is not None:
+            out["mdb"] = self.mdb.port
+        return out
+
+    def driven_pins(self) -> set[str]:
+        """Input pins something physical drives (switches, the beam, hands, the acceptor's
+        output): a pull resistor set by the daemon does not move them."""
+        names: set[str] = set()
+        d = self.config.dispenser
+        if d.kind == "gpio":
+            pins = [*d.home_pins.values(), d.home_pin, d.drop_sensor_pin]
+            names |= {self.pins.pin(p).info.name for p in pins if p is not None}
+        if self.hands is not None:
+            names |= self.hands.driven()
+        if self.pulse is not None:
+            names.add(self.pins.pin(self.pulse.pin).info.name)
+        return names
+
+    def off_level(self, name: str) -> bool | None:
+        """The level an output pin falls to when the daemon lets go of it: motors off (the
+        driver board's pulls), keypad rows idle, a pulse acceptor inhibited."""
+        d, b, ca = self.config.dispenser, self.config.buttons, self.config.coin_acceptor
+        number = self.pins.pin(name).info
+        if d.kind == "gpio":
+            motors = [*d.rows.values(), *d.columns.values(), *d.motors.values()]
+            if any(self.pins.pin(p).info == number for p in motors):
+                return not d.active_high
+        if any(self.pins.pin(p).info == number for p in b.rows.values()):
+            return True
+        if ca is not None and ca.kind == "pulse" and ca.inhibit_pin is not None \
+                and self.pins.pin(ca.inhibit_pin).info == number:
+            return ca.inhibit_active_high
+        return None
+
     def load(self, slot: str, count: int) -> None:
         """Put products in a spiral (the physical side of a restock)."""
         if self.cabinet is not None:
-            self.cabinet.products[slot] = count
+            with self.lock:
+                self.cabinet.products[slot] = count
         self.products[slot] = count
+        self._save()
+
+    def in_spirals(self) -> dict[str, int]:
+        """What is physically in each spiral now."""
+        if self.cabinet is not None:
+            with self.lock:
+                return {s.id: self.cabinet.products.get(s.id, 0) for s in self.config.slots}
+        return dict(self.products)
 
     def inject(self, slot: str, fault: VendOutcome) -> None:
         """Make the next turns of `slot` fail: JAMMED (never comes home), STUCK_AT_HOME,
@@ -142,6 +243,7 @@ class Cabinet:
             self.cabinet.products[slot] = 0
         if fault is VendOutcome.NO_DROP:
             self.products[slot] = 0
+            self._save()
 
     def repair(self, slot: str) -> None:
         """What a seamstress does at the open door before clearing a slot's fault."""
@@ -155,7 +257,47 @@ class Cabinet:
         reader = self.mdb.reader if self.mdb is not None else None
         return reader is not None and bool(reader.tap(balance))
 
+    # --- the buyer's hands on the physical devices ---------------------------------------
+
+    def coin_values(self) -> list[int]:
+        """The coins a buyer can put in: the acceptor's table, or the MDB changer's."""
+        if self.mdb is not None and self.mdb.changer is not None:
+            return sorted(set(self.mdb.changer.coins.values()))
+        ca = self.config.coin_acceptor
+        return [c.value for c in ca.coins] if ca is not None else []
+
+    def insert_physical(self, value: int) -> bool | None:
+        """A coin into a simulated physical acceptor; None when the acceptor is virtual (it
+        lives in the daemon)."""
+        if self.mdb is not None and self.mdb.changer is not None:
+            with self.mdb.lock:
+                return self.mdb.changer.insert(value)
+        if self.cctalk is not None:
+            position = next(p for p, (v, _) in self.cctalk.coins.items() if v == value)
+            return self.cctalk.insert(position)
+        ca = self.config.coin_acceptor
+        if self.pulse is not None and ca is not None:
+            pulses = next(c.pulses for c in ca.coins if c.value == value)
+            kept = self.pulse.insert(pulses or 1)
+            if kept:
+                self.tally.record(coin=value)
+            return kept
+        return None
+
+    def accepting_physical(self) -> bool | None:
+        if self.cctalk is not None:
+            return self.cctalk.accepting
+        if self.mdb is not None and self.mdb.changer is not None:
+            return bool(self.mdb.changer.enabled)
+        if self.pulse is not None:
+            return not self.pulse.inhibited()
+        return None
+
     def start_physics(self) -> None:
+        if self.hands is not None:
+            self.hands.idle()
+        if self.pulse is not None:
+            self.pulse.start()
         if self.cabinet is not None:
             self.cabinet.step()  # home switches closed, beam clear, before a driver looks
             self.cabinet.start()
@@ -171,6 +313,8 @@ class Cabinet:
     def stop_physics(self) -> None:
         if self.cabinet is not None:
             self.cabinet.stop()
+        if self.pulse is not None:
+            self.pulse.stop()
         for peer in self.peers:
             peer.stop()
         self.pins.close()
@@ -182,8 +326,8 @@ class Simulation(Cabinet):
 
     def __init__(self, config: Config, tally_path: Path | None = None,
                  on_display: Callable[[list[str]], None] | None = None,
-                 turn_time_s: float = 0.3) -> None:
-        super().__init__(config, tally_path, turn_time_s)
+                 turn_time_s: float = 0.3, state_path: Path | None = None) -> None:
+        super().__init__(config, tally_path, turn_time_s, state_path=state_path)
         self.daemon = Daemon(self.config, pin_factory=self.pins)
         self._wire(on_display)
 
@@ -204,7 +348,7 @@ class Simulation(Cabinet):
         if self.products.get(slot, 0) <= 0:
             return VendOutcome.NO_DROP
         self.products[slot] -= 1
-        self.tally.record(drop=slot)
+        self._dropped(slot)
         return VendOutcome.DELIVERED
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -213,10 +357,6 @@ class Simulation(Cabinet):
         self.start_physics()
         self.daemon.start()
         self.daemon.wait_ready()
-        # The spirals hold what the ledger says they hold when the simulation begins; only
-        # later (an empty spiral injected, a product that hangs) may the two differ.
-        for slot in self.state.slots.values():
-            self.load(slot.id, slot.stock)
 
     def stop(self) -> None:
         self.daemon.stop()
@@ -231,35 +371,48 @@ class Simulation(Cabinet):
     # --- the buyer's and the seamstress's hands ------------------------------------------
 
     def insert_coin(self, value: int) -> bool:
-        if self.mdb is not None and self.mdb.changer is not None:
-            with self.mdb.lock:
-                return self.mdb.changer.insert(value)
-        if self.cctalk is not None:
-            position = next(p for p, (v, _) in self.cctalk.coins.items() if v == value)
-            return self.cctalk.insert(position)
+        kept = self.insert_physical(value)
+        if kept is not None:
+            return kept
         acceptor = self.daemon.devices.acceptors[0]
         assert isinstance(acceptor, VirtualCoinAcceptor)
         return acceptor.insert(value)
 
     def accepting(self) -> bool:
         """Whether the acceptor takes coins right now (its inhibits are released)."""
-        if self.cctalk is not None:
-            return self.cctalk.accepting
-        if self.mdb is not None and self.mdb.changer is not None:
-            return bool(self.mdb.changer.enabled)
-        acceptor = self.daemon.devices.acceptors[0]
-        return bool(getattr(acceptor, "accepting", False))
+        physical = self.accepting_physical()
+        if physical is not None:
+            return physical
+        acceptors = self.daemon.devices.acceptors
+        return bool(acceptors and getattr(acceptors[0], "accepting", False))
 
-    def _buttons(self) -> VirtualButtons:
+    def _buttons(self) -> VirtualButtons | None:
         buttons = self.daemon.devices.inputs[0]
-        assert isinstance(buttons, VirtualButtons)
-        return buttons
+        return buttons if isinstance(buttons, VirtualButtons) else None
 
     def press(self, slot: str) -> None:
-        self._buttons().press(slot)
+        buttons = self._buttons()
+        if buttons is not None:
+            buttons.press(slot)
+        elif self.hands is not None:
+            self.hands.press(slot)
 
     def cancel(self) -> None:
-        self._buttons().cancel()
+        buttons = self._buttons()
+        if buttons is not None:
+            buttons.cancel()
+        elif self.hands is not None:
+            self.hands.cancel()
+
+    def service_key(self, on: bool) -> None:
+        buttons = self._buttons()
+        if buttons is not None:
+            buttons.service_key(on)
+        elif self.hands is None or not self.hands.service_key(on):
+            # No key switch wired: the menu is reached as the daemon's virtual key.
+            controller = self.daemon.controller
+            assert controller is not None
+            controller.post(ServiceKey(on))
 
     def display(self) -> list[str]:
         return list(getattr(self.daemon.devices.display, "lines", []))
