@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dm.add_argument("--config", default=DEFAULT_CONFIG)
     dm.add_argument("--cabinet", type=Path, required=True, help="the cabinet's --dir")
     dm.add_argument("--log-level", default="WARNING")
+    dm.add_argument("--standby", action="store_true",
+                    help="load, print `standby`, and start when a line arrives on stdin")
     args = p.parse_args(argv)
     try:
         if args.command == "cabinet":
@@ -71,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "daemon":
             from simulator.host import run_daemon
 
-            return run_daemon(args.config, args.cabinet, args.log_level)
+            return run_daemon(args.config, args.cabinet, args.log_level, args.standby)
         if args.command == "demo":
             return run_demo(args.config)
         if args.command == "selftest":

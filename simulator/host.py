@@ -11,6 +11,7 @@ virtual buttons when the config has no GPIO buttons. Kill this process and the c
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,25 @@ def configured_on(config: Config, cabinet: Path) -> Config:
     return Config(**data)
 
 
-def run_daemon(config_path: str, cabinet: Path, log_level: str) -> int:
+def warm_up() -> None:
+    """Import what `vendd run` imports lazily (drivers, the MQTT client), so that a daemon
+    held in standby starts as soon as it is told to."""
+    import vendd.hw.cctalk.driver  # noqa: F401
+    import vendd.hw.dispenser  # noqa: F401
+    import vendd.hw.keypad  # noqa: F401
+    import vendd.hw.mdb  # noqa: F401
+    import vendd.hw.pulse  # noqa: F401
+    import vendd.telemetry  # noqa: F401
+
+
+def run_daemon(config_path: str, cabinet: Path, log_level: str, standby: bool = False) -> int:
+    """`standby`: load everything, say `standby`, and start only when a line comes on
+    stdin (a test that restarts the daemon many times keeps the next one waiting)."""
+    if standby:
+        warm_up()
+        print("standby", flush=True)
+        if not sys.stdin.readline():
+            return 0  # nobody needs it after all
     config = configured_on(load_config(config_path), cabinet)
     factory = RemotePinFactory(str(cabinet / "pins.sock")) if pin_table(config) else None
     servers: list[Server] = []
