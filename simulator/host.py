@@ -109,11 +109,11 @@ def configured_on(config: Config, cabinet: Path) -> Config:
 def warm_up() -> None:
     """Import what `vendd run` imports lazily (drivers, the MQTT client), so that a daemon
     held in standby starts as soon as it is told to."""
-    import vendd.hw.cctalk.driver  # noqa: F401
-    import vendd.hw.dispenser  # noqa: F401
-    import vendd.hw.keypad  # noqa: F401
-    import vendd.hw.mdb  # noqa: F401
-    import vendd.hw.pulse  # noqa: F401
+    import vendd.hw.cctalk.driver
+    import vendd.hw.dispenser
+    import vendd.hw.keypad
+    import vendd.hw.mdb
+    import vendd.hw.pulse
     import vendd.telemetry  # noqa: F401
 
 

@@ -32,7 +32,7 @@ for _p in (HERE, HERE.parent, HERE.parent / "telemetry", ROOT):
 
 from chaos_machine import ChaosFailure, Machine, journal  # noqa: E402
 from chaos_people import KILL_POINTS, People  # noqa: E402
-from chaos_referee import Counts, Referee  # noqa: E402
+from chaos_referee import Referee  # noqa: E402
 
 from vendd.ledger.ledger import open_readonly  # noqa: E402
 from vendd.ledger.verify import verify  # noqa: E402
@@ -114,7 +114,8 @@ def run_chaos(seed: int, folder: Path, kills: int = 32,
     finally:
         m.close()
     seconds = time.monotonic() - started
-    say(f"chaos seed {seed}: {m.kills} kills ({', '.join(f'{k} {v}' for k, v in sorted(points.items()))}), "
+    where = ", ".join(f"{k} {v}" for k, v in sorted(points.items()))
+    say(f"chaos seed {seed}: {m.kills} kills ({where}), "
         f"{m.broker_restarts} broker restarts, {rows} journal rows, {seconds:.0f}s: "
         f"{counts.line()}")
     return {"kills": m.kills, "broker_restarts": m.broker_restarts, "rows": rows,

@@ -72,6 +72,8 @@ class Machine:
         self.broker_up = True
         self.feed = Feed(self.broker.port, PREFIX, MACHINE) if feed else None
         self.config = self._write_config()
+        self._daemon_log = (folder / "daemon.log").open("a")
+        self._cabinet_log = (folder / "cabinet.log").open("a")
         self.cabinet_proc = self._start_cabinet()
         self.cab = Client(str(self.cabinet_dir / "cabinet.sock"))
         self.proc: subprocess.Popen[str] | None = None
@@ -99,7 +101,7 @@ class Machine:
              "--dir", str(self.cabinet_dir), "--turn-time", str(TURN_TIME_S),
              "--dwell", str(DWELL_S)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
-            stderr=open(self.folder / "cabinet.log", "a"))  # noqa: SIM115
+            stderr=self._cabinet_log)
         assert proc.stdout is not None
         line = proc.stdout.readline()
         if not line.startswith("cabinet ready"):
@@ -115,7 +117,7 @@ class Machine:
             [sys.executable, "-m", "simulator.cli", "daemon", "--config", str(self.config),
              "--cabinet", str(self.cabinet_dir), "--standby"],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            stderr=open(self.folder / "daemon.log", "a"))  # noqa: SIM115
+            stderr=self._daemon_log)
 
     def spawn(self) -> None:
         """Start the daemon (the one in standby); it is ready when `wait_ready()` returns."""
@@ -241,3 +243,5 @@ class Machine:
         if self.feed is not None:
             self.feed.close()
         self.broker.stop()
+        self._daemon_log.close()
+        self._cabinet_log.close()
