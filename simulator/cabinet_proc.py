@@ -14,9 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from simulator.hardware import Cabinet
 from simulator.pinwire import CabinetPins
 from simulator.rpc import Server
-from simulator.sim import Cabinet
 from vendd.config import Config
 from vendd.events import VendOutcome
 

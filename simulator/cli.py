@@ -150,7 +150,8 @@ def run_selftest(args: argparse.Namespace) -> int:
                 cabinet.cabinet.faults.stuck_home.add(args.motor or cabinet.config.slots[0].id)
             if args.fault == "unplug-acceptor" and cabinet.cctalk is not None:
                 cabinet.cctalk.unplug()
-            return selftest(cabinet.config, pin_factory=cabinet.pins, motor=args.motor)
+            return selftest(cabinet.config, pin_factory=cabinet.pins, motor=args.motor,
+                            devices=cabinet.simulated_devices())
         finally:
             cabinet.stop_physics()
 
