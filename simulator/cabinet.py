@@ -188,7 +188,10 @@ class SimCabinet:
     # --- pins ----------------------------------------------------------------------------------
 
     def _is_on(self, pin: int) -> bool:
-        return bool(self.factory.pin(pin).state) == self.config.active_high
+        """A motor line drives its motor only as an output: a line nobody drives (boot, a
+        crashed daemon) is held off by the driver board's pull resistor."""
+        p = self.factory.pin(pin)
+        return p.function == "output" and bool(p.state) == self.config.active_high
 
     def _energised(self) -> set[str]:
         c = self.config

@@ -97,5 +97,5 @@ class Hands:
 
     def _level(self, pin: int, high: bool) -> None:
         p = self.factory.pin(pin)
-        if p.function == "input":
-            p._change_state(high)  # a contact, whatever pull the daemon set
+        if p.function == "input":  # a contact, whatever pull the daemon set
+            p.drive_high() if high else p.drive_low()

@@ -312,7 +312,8 @@ class Cabinet:
         if d.kind != "gpio":
             return []
         pins = [*d.rows.values(), *d.columns.values(), *d.motors.values()]
-        return sorted(p for p in pins if bool(self.pins.pin(p).state) == d.active_high)
+        return sorted(p for p in pins if self.pins.pin(p).function == "output"
+                      and bool(self.pins.pin(p).state) == d.active_high)
 
     def stop_physics(self) -> None:
         if self.cabinet is not None:

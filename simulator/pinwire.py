@@ -241,6 +241,7 @@ class CabinetPins:
         for name in self._outputs:
             pin = self.factory.pin(name)
             level = self.off_level(name)
+            pin._function = "input"  # released: only pull resistors hold the line now
             if level is not None:
                 pin._change_state(level)
         self._outputs.clear()
