@@ -86,7 +86,7 @@ class Cabinet:
         self.config = self._attach_peers(config)
         # The daemon's GPIO, as lgpio would give it on a Pi; contacts follow the scanned rows.
         self.pins = MockFactory(pin_class=WatchedPin)
-        self.pins.on_output = lambda pin: self._outputs_changed()  # type: ignore[attr-defined]
+        self.pins.on_output = lambda pin: self._outputs_changed()
         self.cabinet: SimCabinet | None = None
         self.lock: Any = threading.RLock()
         if self.config.dispenser.kind == "gpio":

@@ -62,6 +62,11 @@ def _lines(sock: socket.socket) -> Any:
 class RemotePin(MockPin):
     """A pin of the daemon whose level lives in the cabinet process."""
 
+    _state: bool
+    _last_change: float
+    _function: str
+    _pull: str
+
     def _set_function(self, value: str) -> None:
         if value not in ("input", "output"):
             super()._set_function(value)  # gpiozero's own error
@@ -191,7 +196,7 @@ class CabinetPins:
             os.unlink(path)
         self._server.bind(path)
         self._server.listen(2)
-        factory.on_level = self._on_level  # type: ignore[attr-defined]
+        factory.on_level = self._on_level
         self._thread = threading.Thread(target=self._accept, name="cabinet-pins", daemon=True)
         self._thread.start()
 

@@ -38,7 +38,7 @@ from vendd.ledger.ledger import open_readonly  # noqa: E402
 from vendd.ledger.verify import verify  # noqa: E402
 
 TZ = "America/Guayaquil"
-BROKER_DOWN_P = 0.12  # chance a life ends with the broker stopped
+BROKER_DOWN_P = 0.25  # chance a life ends with the broker stopped
 
 
 def check_ledger(m: Machine) -> None:
@@ -57,15 +57,18 @@ def settle_after_start(m: Machine, referee: Referee) -> None:
     referee.stock_after_restart(m.cab.call("in_spirals"), state, m.starts)
 
 
-def one_life(m: Machine, people: People, rng: random.Random, referee: Referee) -> str:
-    """Start the daemon, live a little, and kill it at a point drawn for this life."""
-    point = rng.choices(list(KILL_POINTS), list(KILL_POINTS.values()))[0]
-    fillers = rng.randint(0, 2)
-    broker_down = m.broker_up and rng.random() < BROKER_DOWN_P
-    broker_back = not m.broker_up and rng.random() < 0.6
+def one_life(m: Machine, people: People, plan: random.Random, referee: Referee) -> str:
+    """Start the daemon, live a little, and kill it at a point drawn for this life. The
+    plan (kill points, broker outages) comes from its own generator, so a seed gives the
+    same plan however the people's actions went."""
+    point = plan.choices(list(KILL_POINTS), list(KILL_POINTS.values()))[0]
+    fillers, words = plan.randint(0, 2), plan.randint(1, 8)
+    broker_down = m.broker_up and plan.random() < BROKER_DOWN_P
+    broker_back = not m.broker_up and plan.random() < 0.6
+    before = people.startup_marks()
     m.spawn()
     if point.startswith("startup"):
-        people.startup_kill(point)
+        people.startup_kill(point, before, words)
         return point
     m.wait_ready()
     if broker_back:
@@ -86,18 +89,18 @@ def run_chaos(seed: int, folder: Path, kills: int = 32,
               say: Callable[[str], None] = print) -> dict[str, Any]:
     """`kills` SIGKILLs, then a clean start with the broker up, the feed checked row by row,
     a clean stop and the referee's counts. Raises ChaosFailure naming the seed."""
-    rng = random.Random(seed)
+    plan = random.Random(seed)
     started = time.monotonic()
     m = Machine(folder)
     referee = Referee()
     points: dict[str, int] = {}
     try:
-        people = People(m, rng, referee, say)
+        people = People(m, random.Random(seed + 1), referee, say)
         life = 0
         while m.kills < kills:
             life += 1
             try:
-                point = one_life(m, people, rng, referee)
+                point = one_life(m, people, plan, referee)
             except ChaosFailure as exc:
                 raise ChaosFailure(f"seed {seed}, life {life}: {exc}\n  replay: make chaos "
                                    f"SEED={seed}\n  files: {folder}") from exc

@@ -202,12 +202,14 @@ class People:
         action = self.rng.choices(list(FILLERS), list(FILLERS.values()))[0]
         getattr(self, action)()
 
-    def startup_kill(self, point: str) -> None:
+    def startup_marks(self) -> tuple[int, int]:
+        """(daemons that opened the GPIO, requests the acceptor heard) so far."""
+        return self.cab.call("attached")["count"], self.cab.call("heard")
+
+    def startup_kill(self, point: str, before: tuple[int, int], words: int) -> None:
         """Kill the daemon while it starts: once it has opened its GPIO, or once it has said
-        a few things to the acceptor."""
-        attached = self.cab.call("attached")["count"]
-        heard = self.cab.call("heard")
-        words = self.rng.randint(1, 8)
+        `words` things to the acceptor (`before`: `startup_marks()` before it started)."""
+        attached, heard = before
         if point == "startup_pins":
             wait_until(lambda: self.cab.call("attached")["count"] > attached
                        or not self.m.alive(), "the daemon to open its GPIO")
