@@ -23,8 +23,8 @@ from vendd.ledger.ledger import iter_rows, open_readonly
 ROOT = Path(__file__).resolve().parents[2]
 SIM_CONFIG = ROOT / "config" / "sim.toml"
 PREFIX, MACHINE = "vendd", "quito-01"
-TURN_TIME_S = 0.3  # one turn of a spiral
-DWELL_S = 0.3  # a powered cam rests this long at home before it turns on
+TURN_TIME_S = 0.4  # one turn of a spiral
+DWELL_S = 0.4  # a powered cam rests this long at home before it turns on (the daemon is slow)
 WAIT_S = 20.0  # longest wait for anything the machine should do (a loaded CI box is slow)
 
 # The museum's 2 x 4 matrix, with one GPIO button per slot, coin return and service key.

@@ -16,7 +16,7 @@ from chaos_referee import Referee
 
 from simulator.scenarios import coins_for
 
-BEFORE_DROP = 0.2  # where a cam is held before its product crosses the beam (drop at 0.5)
+BEFORE_DROP = 0.15  # where a cam is held, just off home (0.125), well before the drop (0.5)
 AFTER_DROP = 0.8  # where a cam is held after it (home at 1.0)
 
 # kill point -> weight. "startup_*" kill a daemon that is not ready yet.
@@ -193,7 +193,11 @@ class People:
         self.walk_away()
 
     def acceptor_reset(self) -> None:
+        """A power glitch resets the acceptor; the buyer's coins come after it is back up
+        (the host has polled it a few times), as a glitch takes a while."""
+        heard = self.cab.call("heard")
         self.cab.call("self_reset")
+        wait_until(lambda: self.cab.call("heard") >= heard + 3, "the acceptor polled again")
         self.walk_away()
 
     # --- one life of the daemon --------------------------------------------------------------
