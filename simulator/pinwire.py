@@ -33,11 +33,15 @@ log = logging.getLogger(__name__)
 REPLY_TIMEOUT_S = 10.0
 
 
-def _send(sock: socket.socket | None, line: str) -> None:
+def _send(sock: socket.socket | None, line: str) -> bool:
+    """False when the other side is gone (its reader notices and cleans up)."""
     if sock is None:
-        return
-    with contextlib.suppress(OSError):  # the other side is gone; its reader notices
+        return False
+    try:
         sock.sendall(line.encode() + b"\n")
+    except OSError:
+        return False
+    return True
 
 
 def _lines(sock: socket.socket) -> Any:
@@ -122,11 +126,14 @@ class RemotePinFactory(MockFactory):
     def ask(self, pin: RemotePin, line: str) -> None:
         """Send a request the cabinet answers with the pin's level; wait for that answer, so
         a driver reads the real level right after configuring its pin."""
+        if self.sock is None:
+            return  # closed: nobody is there to answer
         done = threading.Event()
         with self._lock:
             self._by_name.setdefault(pin.info.name, pin)
             self._waiting[pin.info.name] = done
-        _send(self.sock, line)
+        if not _send(self.sock, line):
+            return  # the cabinet is gone: the pin keeps its last level
         if not done.wait(REPLY_TIMEOUT_S) and self.sock is not None:
             log.error("the cabinet did not answer %r", line)
 
@@ -236,8 +243,11 @@ class CabinetPins:
             self._outputs.discard(name)
             pin._function = "input"
             pin._pull = arg
-            if name not in self.driven and arg in ("up", "down"):
-                pin._change_state(arg == "up")
+            if name not in self.driven:
+                # Nothing physical drives it: the daemon's pull decides, else the board's.
+                level = (arg == "up") if arg in ("up", "down") else self.off_level(name)
+                if level is not None:
+                    pin._change_state(level)
             self.refresh()
             self._tell(pin)
 
@@ -260,7 +270,8 @@ class CabinetPins:
         _send(self._conn, f"lv {pin.info.name} {int(pin.state)} {pin._last_change:.6f}")
 
     def daemon_attached(self) -> bool:
-        return self._conn is not None
+        with self.lock:  # not while a departed daemon's outputs are being released
+            return self._conn is not None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
