@@ -65,7 +65,7 @@ def test_every_key_the_code_shows_is_in_the_catalogue() -> None:
     pattern = re.compile(r"""(?:Show|say)\(\s*["']([a-z_]+)["']""")
     for path in [*(ROOT / "vendd").rglob("*.py")]:
         used |= set(pattern.findall(path.read_text(encoding="utf-8")))
-    for name in ("service_menu", "service_keys", "service_screens"):
+    for name in ("menu/state", "menu/keys", "menu/screens", "menu/core"):
         used |= set(re.findall(r'"(svc_[a-z_]+)"', (ROOT / f"vendd/{name}.py").read_text()))
     assert used, "the pattern found nothing"
     assert used - set(CATALOGUE) == set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vendd import __version__
 from vendd import machine as m
-from vendd import service_menu as sm
+from vendd import menu as sm
 from vendd.commands import (
     CancelTimer,
     CardSessionComplete,
@@ -44,8 +44,8 @@ from vendd.events import (
 )
 from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
+from vendd.menu.view import Probe, link_label, network_up, sales_by_maker
 from vendd.messages import render
-from vendd.service_view import Probe, link_label, network_up, sales_by_maker
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,10 @@
-"""The service menu's screens: their names, and what the display shows on each. Pure, no I/O."""
+"""The service menu's screens: what the display shows on each. Pure, no I/O."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from vendd.service_menu import MenuState, View
-
-ITEMS = ("restock", "price", "sales", "collect", "test", "status", "exit")
-
-# screens
-OFF, PIN, LOCKED, MAIN, PICK = "off", "pin", "locked", "main", "pick"
-STOCK, PRICE, SALES, COLLECT, STATUS, TESTING = (
-    "stock", "price", "sales", "collect", "status", "testing")
+from vendd.menu.state import ITEMS, MenuState, View
 
 
 def status_pages(view: View) -> list[tuple[str, dict[str, str]]]:

@@ -10,7 +10,7 @@ import pytest
 from support import EXAMPLE_CONFIG, sim_config, wait_for
 
 from vendd import machine as m
-from vendd import service_menu as sm
+from vendd import menu as sm
 from vendd.app import Daemon
 from vendd.commands import CancelTimer, Show, StartTimer, StartVend
 from vendd.config import Config, load_config
@@ -25,8 +25,8 @@ from vendd.events import (
     VendFinished,
     VendOutcome,
 )
+from vendd.menu.view import sales_by_maker
 from vendd.messages import render
-from vendd.service_view import sales_by_maker
 
 
 class Bench:

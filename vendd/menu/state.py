@@ -1,24 +1,21 @@
-"""The seamstresses' service menu on the selection buttons and the display: pure, no I/O.
+"""The seamstresses' service menu: what it is given, what it says back, and its state.
 
-`handle(state, event) -> (state, commands)`, like the vend machine. The controller routes the
-buttons (and the menu's own `menu_*` timers) here while the service key is on, gives the menu
-what it needs to read as a `View` (slots, cash box, faults, sales per maker, links) in `Enter`
-and `Refresh` events, runs each `Submit`ted admin event through the vend machine (which journals
-it with the maker's id) and hands the machine's `Reply` back as an `Answer`.
+The menu is pure like the vend machine: `vendd.menu.handle(state, event) -> (state, commands)`.
+The controller routes the buttons (and the menu's own `menu_*` timers) to it while the service
+key is on, gives it what it needs to read as a `View` (slots, cash box, faults, sales per maker,
+links) in `Enter` and `Refresh` events, runs each `Submit`ted admin event through the vend
+machine (which journals it with the maker's id) and hands the machine's `Reply` back as an
+`Answer`.
 
 Keys. The selection buttons in config order are the keys; the coin-return button is "back".
 Three of them take a second role in the menu, shown on the display's second line:
 `keys[0]` lowers / goes back a page (-, <), `keys[1]` raises / goes forward (+, >), the last key
 confirms (OK). With five keys or more, `keys[2]` and `keys[3]` lower and raise amounts by a
 whole unit (100 cents). Where a slot is asked for, a slot is picked with its own button.
-A PIN is typed digit by digit: with ten keys or more the keys are the digits 1..9, 0 in order;
-with fewer, each digit is chosen with - and + and confirmed with OK.
 
-Restocking a full machine: OK on "Reponer", then for each slot its button and OK (the count
-offered is the slot's capacity): three presses for the first slot, two for each next one.
-
-Here: the menu's types, its state and `handle`; the key handling per screen and the answers in
-`service_keys`, the screens and what the display shows in `service_screens`."""
+This module holds the types, the screen names and `Turn` (one `handle` call at work); the key
+handling is in `keys`, what the display shows in `screens`, and `handle` in `core`. None of
+them imports `core`, so the package has no import cycle."""
 
 from __future__ import annotations
 
@@ -28,36 +25,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vendd import events as ev
-from vendd.commands import CancelTimer, Command, Show, StartTimer
+from vendd.commands import CancelTimer, Command, StartTimer
 from vendd.machine import Reply, Slot
 from vendd.money import format_money
-from vendd.service_keys import BIG_STEP, KEYS, answered, test_done
-from vendd.service_screens import (
-    COLLECT,
-    ITEMS,
-    LOCKED,
-    MAIN,
-    OFF,
-    PICK,
-    PIN,
-    PRICE,
-    SALES,
-    STATUS,
-    STOCK,
-    TESTING,
-    screen_of,
-    status_pages,
-)
 
-__all__ = [
-    "BIG_STEP", "COLLECT", "IDLE", "ITEMS", "LOCK", "LOCKED", "MAIN", "NOTE", "NO_PIN_ACTOR",
-    "OFF", "PICK", "PIN", "PRICE", "SALES", "STATUS", "STOCK", "TESTING", "Answer", "Enter",
-    "ExitService", "Leave", "MakerSales", "MenuSettings", "MenuState", "Refresh", "Screen",
-    "Submit", "TestDone", "Turn", "View", "handle", "initial", "is_menu_timer", "screen_of",
-    "status_pages", "wants",
-]
+ITEMS = ("restock", "price", "sales", "collect", "test", "status", "exit")
 
-log = logging.getLogger(__name__)
+# screens
+OFF, PIN, LOCKED, MAIN, PICK = "off", "pin", "locked", "main", "pick"
+STOCK, PRICE, SALES, COLLECT, STATUS, TESTING = (
+    "stock", "price", "sales", "collect", "status", "testing")
+
+log = logging.getLogger("vendd.menu")  # the menu's one logger
 
 IDLE, NOTE, LOCK = "menu_idle", "menu_note", "menu_lock"  # timer names (controller timers)
 NO_PIN_ACTOR = "service"  # who the journal names when no PINs are configured
@@ -288,95 +267,3 @@ class Turn:
         self.commands.append(ExitService())
 
 
-def initial(settings: MenuSettings) -> MenuState:
-    return MenuState(settings)
-
-
-def wants(event: ev.Event) -> bool:
-    """Events the controller gives the menu rather than the machine while the key is on."""
-    return isinstance(event, ev.SelectionPressed | ev.CancelPressed)
-
-
-def is_menu_timer(event: ev.Event) -> bool:
-    return isinstance(event, ev.TimerExpired) and event.name.startswith("menu_")
-
-
-def handle(state: MenuState, event: ev.Event) -> tuple[MenuState, list[Command]]:
-    m = Turn(state)
-    match event:
-        case Enter(view=view):
-            m.update(view=view)
-            _enter(m)
-        case Leave():
-            m.update(screen=OFF, note=None, pending="", actor="", entered="", digit=0,
-                     testing="")
-            m.cancel_timer(IDLE)
-            m.cancel_timer(NOTE)
-        case Refresh(view=view):
-            m.update(view=view)
-        case TestDone(slot=slot, outcome=outcome):
-            test_done(m, slot, outcome)
-        case Answer(reply=reply):
-            answered(m, reply)
-        case ev.TimerExpired(name=name, token=token):
-            _timer(m, name, token)
-        case ev.SelectionPressed(slot=key) if m.s.active:
-            _pressed(m, key)
-        case ev.CancelPressed() if m.s.active:
-            _pressed(m, None)
-    if m.s.active:
-        _render(m)
-    else:
-        m.update(shown=None)
-    return m.state, m.commands
-
-
-def _pressed(m: Turn, key: str | None) -> None:
-    m.update(note=None)
-    m.timer(IDLE, m.cfg.timeout_s)
-    if m.s.pending:
-        return  # waiting for the machine's answer (in the same loop turn: never seen)
-    KEYS[m.s.screen](m, key)
-
-
-# --- entering, leaving, timers ----------------------------------------------------------------
-
-
-def _enter(m: Turn) -> None:
-    m.update(note=None, pending="", testing="", entered="", digit=0, item=0, page=0)
-    if m.s.locked:
-        m.update(screen=LOCKED)
-    elif m.cfg.pins:
-        m.update(screen=PIN, actor="")
-    else:
-        m.update(screen=MAIN, actor=NO_PIN_ACTOR)
-    m.timer(IDLE, m.cfg.timeout_s)
-
-
-def _timer(m: Turn, name: str, token: int) -> None:
-    if dict(m.s.timers).get(name) != token:
-        return  # restarted or cancelled since
-    m.update(timers=tuple((n, t) for n, t in m.s.timers if n != name))
-    if name == IDLE and m.s.active:
-        log.info("service menu: no press for %ss, back to sale", m.cfg.timeout_s)
-        m.exit()
-    elif name == NOTE:
-        m.update(note=None)
-    elif name == LOCK:
-        m.update(locked=False, tries=0)
-        if m.s.screen == LOCKED:
-            m.update(screen=PIN)
-
-
-# --- the display ------------------------------------------------------------------------------
-
-
-def _render(m: Turn) -> None:
-    screen = screen_of(m.s)
-    if screen is None:
-        return
-    key, params = screen
-    shown = (key, tuple(sorted(params.items())))
-    if shown != m.s.shown:
-        m.update(shown=shown)
-        m.commands.append(Show(key, params))

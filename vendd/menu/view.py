@@ -1,5 +1,5 @@
 """What the controller reads for the service menu: sales per maker from the ledger, and the
-links (network, broker). Kept apart from `service_menu.py` so the menu stays pure."""
+links (network, broker). Only the controller calls it: the rest of the menu stays pure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vendd.service_menu import MakerSales
+from vendd.menu.state import MakerSales
 
 Probe = Callable[[], bool | None]  # True up, False down, None unknown
 

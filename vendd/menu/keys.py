@@ -5,11 +5,12 @@ the machine's answer to what it submitted. Pure, no I/O."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from vendd import events as ev
-from vendd.service_screens import (
+from vendd.machine import Reply
+from vendd.menu.screens import status_pages
+from vendd.menu.state import (
     COLLECT,
     ITEMS,
     LOCKED,
@@ -21,14 +22,10 @@ from vendd.service_screens import (
     STATUS,
     STOCK,
     TESTING,
-    status_pages,
+    Turn,
 )
 
-if TYPE_CHECKING:
-    from vendd.machine import Reply
-    from vendd.service_menu import Turn
-
-log = logging.getLogger("vendd.service_menu")  # the menu's one logger, as before the split
+log = logging.getLogger("vendd.menu")
 
 BIG_STEP = 100  # cents: one press of the big -/+ keys
 
@@ -196,10 +193,23 @@ def _status_key(m: Turn, key: str | None) -> None:
         m.submit("clear", ev.ClearSlotFault(m.s.actor, slot))
 
 
-KEYS: dict[str, Callable[[Turn, str | None], None]] = {
-    PIN: _pin_key, LOCKED: _locked_key, MAIN: _main_key, PICK: _pick_key, STOCK: _stock_key,
-    PRICE: _price_key, TESTING: _testing_key, SALES: _sales_key, COLLECT: _collect_key,
-    STATUS: _status_key}
+KeyHandler = Callable[[Turn, str | None], None]
+
+
+def key_table(entries: Iterable[tuple[str, KeyHandler]]) -> dict[str, KeyHandler]:
+    """The screen -> key handler table; a screen named twice is a programming error."""
+    table: dict[str, KeyHandler] = {}
+    for screen, handler in entries:
+        if screen in table:
+            raise ValueError(f"two key handlers for the {screen!r} screen")
+        table[screen] = handler
+    return table
+
+
+KEYS = key_table([
+    (PIN, _pin_key), (LOCKED, _locked_key), (MAIN, _main_key), (PICK, _pick_key),
+    (STOCK, _stock_key), (PRICE, _price_key), (TESTING, _testing_key), (SALES, _sales_key),
+    (COLLECT, _collect_key), (STATUS, _status_key)])
 
 
 # --- the machine's answers ----------------------------------------------------------------------
