@@ -19,7 +19,9 @@ _HANDLERS: dict[str, Handler] = {}
 
 # Kinds that only record something (no state change): still journaled and published.
 RECORD_ONLY = frozenset(
-    {"stopped", "card_denied", "card_approved", "service_key", "note", "dex_reset"}
+    {"stopped", "card_denied", "card_approved", "service_key", "note", "dex_reset",
+     # the service menu's sign-ins and wrong PINs (the menu reads them back at start-up)
+     "signed_in", "signed_out", "pin_failed", "pin_locked"}
 )
 
 

@@ -6,9 +6,12 @@ the ledger and the system for the menu (the one module here that reads anything)
 
 from vendd.menu.core import handle, initial, is_menu_timer, wants
 from vendd.menu.keys import BIG_STEP, KEYS
-from vendd.menu.screens import screen_of, status_pages
+from vendd.menu.screens import sales_pages, screen_of, status_pages
 from vendd.menu.state import (
+    CLOSE,
     COLLECT,
+    CONFIRM,
+    FIXED,
     IDLE,
     ITEMS,
     LOCK,
@@ -26,11 +29,12 @@ from vendd.menu.state import (
     TESTING,
     Answer,
     Enter,
-    ExitService,
     Leave,
     MakerSales,
     MenuSettings,
     MenuState,
+    PinRecord,
+    Record,
     Refresh,
     Screen,
     Submit,
@@ -40,9 +44,10 @@ from vendd.menu.state import (
 )
 
 __all__ = [
-    "BIG_STEP", "COLLECT", "IDLE", "ITEMS", "KEYS", "LOCK", "LOCKED", "MAIN", "NOTE",
+    "BIG_STEP", "CLOSE", "COLLECT", "CONFIRM", "FIXED", "IDLE", "ITEMS", "KEYS", "LOCK",
+    "LOCKED", "MAIN", "NOTE",
     "NO_PIN_ACTOR", "OFF", "PICK", "PIN", "PRICE", "SALES", "STATUS", "STOCK", "TESTING",
-    "Answer", "Enter", "ExitService", "Leave", "MakerSales", "MenuSettings", "MenuState",
-    "Refresh", "Screen", "Submit", "TestDone", "Turn", "View", "handle", "initial",
-    "is_menu_timer", "screen_of", "status_pages", "wants",
+    "Answer", "Enter", "Leave", "MakerSales", "MenuSettings", "MenuState", "PinRecord",
+    "Record", "Refresh", "Screen", "Submit", "TestDone", "Turn", "View", "handle", "initial",
+    "is_menu_timer", "sales_pages", "screen_of", "status_pages", "wants",
 ]

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from vendd import events as ev
 from vendd.commands import Command, Show
-from vendd.menu.keys import KEYS, answered, test_done
+from vendd.menu.keys import KEYS, answered, start, test_done
 from vendd.menu.screens import screen_of
 from vendd.menu.state import (
     IDLE,
     LOCK,
     LOCKED,
-    MAIN,
-    NO_PIN_ACTOR,
     NOTE,
     OFF,
     PIN,
@@ -21,6 +19,7 @@ from vendd.menu.state import (
     Leave,
     MenuSettings,
     MenuState,
+    PinRecord,
     Refresh,
     TestDone,
     Turn,
@@ -45,15 +44,20 @@ def handle(state: MenuState, event: ev.Event) -> tuple[MenuState, list[Command]]
     m = Turn(state)
     match event:
         case Enter(view=view):
-            m.update(view=view)
-            _enter(m)
+            m.update(view=view, testing="")
+            start(m)
+            m.timer(IDLE, m.cfg.timeout_s)
         case Leave():
-            m.update(screen=OFF, note=None, pending="", actor="", entered="", digit=0,
-                     testing="")
+            m.sign_out("key_off")
+            m.update(screen=OFF, note=None, pending="", entered="", testing="")
             m.cancel_timer(IDLE)
             m.cancel_timer(NOTE)
         case Refresh(view=view):
             m.update(view=view)
+        case PinRecord(tries=tries, lockouts=lockouts, locked_s=locked_s):
+            m.update(tries=tries, lockouts=lockouts)
+            if locked_s > 0:
+                m.lock_out(locked_s)
         case TestDone(slot=slot, outcome=outcome):
             test_done(m, slot, outcome)
         case Answer(reply=reply):
@@ -79,36 +83,19 @@ def _pressed(m: Turn, key: str | None) -> None:
     KEYS[m.s.screen](m, key)
 
 
-# --- entering, leaving, timers ----------------------------------------------------------------
-
-
-def _enter(m: Turn) -> None:
-    m.update(note=None, pending="", testing="", entered="", digit=0, item=0, page=0)
-    if m.s.locked:
-        m.update(screen=LOCKED)
-    elif m.cfg.pins:
-        m.update(screen=PIN, actor="")
-    else:
-        m.update(screen=MAIN, actor=NO_PIN_ACTOR)
-    m.timer(IDLE, m.cfg.timeout_s)
-
-
 def _timer(m: Turn, name: str, token: int) -> None:
     if dict(m.s.timers).get(name) != token:
         return  # restarted or cancelled since
     m.update(timers=tuple((n, t) for n, t in m.s.timers if n != name))
     if name == IDLE and m.s.active:
-        log.info("service menu: no press for %ss, back to sale", m.cfg.timeout_s)
-        m.exit()
+        log.info("service menu: no press for %ss", m.cfg.timeout_s)
+        m.exit("timeout")
     elif name == NOTE:
         m.update(note=None)
     elif name == LOCK:
         m.update(locked=False, tries=0)
         if m.s.screen == LOCKED:
             m.update(screen=PIN)
-
-
-# --- the display ------------------------------------------------------------------------------
 
 
 def _render(m: Turn) -> None:

@@ -32,14 +32,16 @@ from vendd.money import format_money
 ITEMS = ("restock", "price", "sales", "collect", "test", "status", "exit")
 
 # screens
-OFF, PIN, LOCKED, MAIN, PICK = "off", "pin", "locked", "main", "pick"
-STOCK, PRICE, SALES, COLLECT, STATUS, TESTING = (
-    "stock", "price", "sales", "collect", "status", "testing")
+OFF, PIN, LOCKED, MAIN, PICK, CLOSE = "off", "pin", "locked", "main", "pick", "close"
+STOCK, PRICE, SALES, COLLECT, CONFIRM, STATUS, TESTING, FIXED = (
+    "stock", "price", "sales", "collect", "confirm", "status", "testing", "fixed")
 
 log = logging.getLogger("vendd.menu")  # the menu's one logger
 
 IDLE, NOTE, LOCK = "menu_idle", "menu_note", "menu_lock"  # timer names (controller timers)
 NO_PIN_ACTOR = "service"  # who the journal names when no PINs are configured
+NAME_LEN = 10  # a name shown on the display is cut here, so every screen fits 16 columns
+MAX_LOCK_S = 24 * 3600.0  # the growing lock-out stops growing here
 
 
 # --- what the menu is given -------------------------------------------------------------------
@@ -48,7 +50,7 @@ NO_PIN_ACTOR = "service"  # who the journal names when no PINs are configured
 @dataclass(frozen=True)
 class MenuSettings:
     keys: tuple[str, ...]  # the selection buttons, in config order (slot ids)
-    pins: tuple[tuple[str, str], ...] = ()  # (maker id, PIN); empty: no PIN asked
+    pins: tuple[tuple[str, str], ...] = ()  # (maker id, PIN or its hash); empty: no PIN asked
     names: tuple[tuple[str, str], ...] = ()  # (maker id, name to show)
     timeout_s: float = 60.0
     pin_tries: int = 3
@@ -66,7 +68,7 @@ class MenuSettings:
         return cls(
             keys=tuple(s.id for s in config.slots),
             pins=tuple((m.id, m.pin) for m in config.makers if m.pin),
-            names=tuple((m.id, m.name.split()[0]) for m in config.makers),
+            names=tuple((m.id, m.name.split()[0][:NAME_LEN]) for m in config.makers),
             timeout_s=config.service.timeout_s,
             pin_tries=config.service.pin_tries,
             lock_s=config.service.lock_s,
@@ -83,6 +85,13 @@ class MenuSettings:
 
     def key(self, index: int) -> str:
         return self.keys[index % len(self.keys)] if self.keys else ""
+
+    def name(self, maker: str) -> str:
+        return dict(self.names).get(maker, maker)[:NAME_LEN]
+
+    def lock_for(self, lockouts: int) -> float:
+        """How long the `lockouts`-th lock-out in a row lasts: twice the one before."""
+        return min(self.lock_s * 2 ** max(lockouts - 1, 0), max(MAX_LOCK_S, self.lock_s))
 
     @property
     def minus(self) -> str:
@@ -104,18 +113,17 @@ class MenuSettings:
     def big_plus(self) -> str | None:
         return self.keys[3] if len(self.keys) >= 5 else None
 
-    @property
-    def digit_keys(self) -> bool:
-        return len(self.keys) >= 10
-
 
 @dataclass(frozen=True)
 class MakerSales:
-    maker: str  # the name to show
-    today: int  # cents sold today (local day)
-    since: int  # cents sold since the last cash collection
+    """One maker's sales as the Ventas screen shows them (cents; local days)."""
+
+    maker: str  # maker id
+    today: int
+    month: int
+    share: int  # her part of this month's sales, split as the statements split it
     today_count: int = 0
-    since_count: int = 0
+    month_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ class View:
     vending: str | None = None  # the slot of a vend or test turn under way
     sales: tuple[MakerSales, ...] = ()
     network: str = "unknown"  # up | down | unknown
-    broker: str = "unknown"
+    broker: str = "unknown"  # up | down | off | unknown
 
 
 # --- events the controller gives the menu (besides buttons and TimerExpired) ------------------
@@ -143,12 +151,23 @@ class Enter(ev.Event):
 
 @dataclass(frozen=True)
 class Leave(ev.Event):
-    """The machine left service mode (the key turned back, or the menu asked)."""
+    """The machine left service mode: the key turned back."""
 
 
 @dataclass(frozen=True)
 class Refresh(ev.Event):
     view: View
+
+
+@dataclass(frozen=True)
+class PinRecord(ev.Event):
+    """At start-up, what the journal says of wrong PINs since the last sign-in: the tries
+    counted towards the next lock-out, the lock-outs in a row, and how long the last one
+    still has to run (0: not locked)."""
+
+    tries: int
+    lockouts: int
+    locked_s: float
 
 
 @dataclass(frozen=True)
@@ -177,8 +196,12 @@ class Submit(Command):
 
 
 @dataclass(frozen=True)
-class ExitService(Command):
-    """Back to sale although the key is still on (Salir, or no press for `timeout_s`)."""
+class Record(Command):
+    """A fact of the menu's own to journal: `signed_in`, `signed_out`, `pin_failed`,
+    `pin_locked`. Never a PIN or any part of one."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 # --- the menu's state ---------------------------------------------------------------------------
@@ -197,10 +220,11 @@ class MenuState:
     slot: str = ""
     value: int = 0  # the number being set (count, price, counted cash)
     expected: int = 0  # cash box when the count was entered
-    entered: str = ""  # PIN digits typed so far
-    digit: int = 0  # the PIN digit being chosen with - and +
-    tries: int = 0
+    entered: str = ""  # the PIN typed so far, keyed (see pins.py)
+    tries: int = 0  # wrong PINs towards the next lock-out
+    lockouts: int = 0  # lock-outs in a row since the last sign-in
     locked: bool = False
+    locked_for: float = 0.0  # seconds the current lock-out lasts
     pending: str = ""  # what the awaited Answer is for
     testing: str = ""  # slot of a test turn under way
     note: Screen | None = None  # a short message over the screen until a key or its timer
@@ -212,6 +236,10 @@ class MenuState:
     @property
     def active(self) -> bool:
         return self.screen != OFF
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.actor) and self.actor != NO_PIN_ACTOR
 
 
 class Turn:
@@ -255,15 +283,30 @@ class Turn:
         self.update(pending=what)
         self.commands.append(Submit(event))
 
-    def lock_out(self) -> None:
-        """Too many wrong PINs: locked for `lock_s`."""
-        self.update(locked=True, screen=LOCKED)
-        self.timer(LOCK, self.cfg.lock_s)
+    def record(self, kind: str, **fields: Any) -> None:
+        self.commands.append(Record(kind, fields))
 
-    def exit(self) -> None:
-        self.update(screen=OFF, note=None, pending="", actor="", entered="", digit=0)
+    def lock_out(self, seconds: float | None = None) -> None:
+        """Locked: for `seconds` (what a restart found left), else for the next lock-out's
+        time, journaled. The tries start again when it ends; the lock-outs only at a sign-in."""
+        if seconds is None:
+            lockouts = self.s.lockouts + 1
+            seconds = self.cfg.lock_for(lockouts)
+            self.update(lockouts=lockouts)
+            self.record("pin_locked", seconds=round(seconds), lockouts=lockouts)
+        self.update(locked=True, locked_for=seconds, entered="", tries=0,
+                    screen=LOCKED if self.s.active else self.s.screen)
+        self.timer(LOCK, seconds)
+
+    def sign_out(self, reason: str) -> None:
+        if self.s.signed_in:
+            self.record("signed_out", by=self.s.actor, reason=reason)
+        self.update(actor="")
+
+    def exit(self, reason: str) -> None:
+        """Done (Salir, back at the top, no press for a while) with the key still on: she is
+        signed out and the display says what to do; the machine sells once the key is off."""
+        self.sign_out(reason)
+        self.update(screen=CLOSE, note=None, pending="", entered="", item=0)
         self.cancel_timer(IDLE)
         self.cancel_timer(NOTE)
-        self.commands.append(ExitService())
-
-

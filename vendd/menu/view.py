@@ -1,37 +1,64 @@
-"""What the controller reads for the service menu: sales per maker from the ledger, and the
-links (network, broker). Only the controller calls it: the rest of the menu stays pure."""
+"""What the controller reads for the service menu: each maker's sales from the ledger (through
+the statements' own code, so the share shown is the share paid), what the journal says of wrong
+PINs (a lock-out outlives a restart), and the links (network, broker). Only the controller calls
+it: the rest of the menu stays pure."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from vendd.menu.state import MakerSales
+import sqlite_utils
+
+from vendd.config import SharesConfig
+from vendd.ledger.statements import local_today, parse_period, statement
+from vendd.menu.state import MakerSales, PinRecord
 
 Probe = Callable[[], bool | None]  # True up, False down, None unknown
 
 
-def sales_by_maker(conn: sqlite3.Connection, tz: ZoneInfo, names: Mapping[str, str],
-                   now: datetime | None = None) -> tuple[MakerSales, ...]:
-    """Every maker's sales today (local day) and since the last cash collection."""
-    day = (now or datetime.now(tz)).astimezone(tz).date().isoformat()
-    last = conn.execute(
-        "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE kind = 'cash_collected'"
-    ).fetchone()[0]
-    today = {m: (n, c) for m, n, c in conn.execute(
-        "SELECT maker, COUNT(*), SUM(price) FROM sales WHERE day = ? GROUP BY maker", (day,))}
-    since = {m: (n, c) for m, n, c in conn.execute(
-        "SELECT maker, COUNT(*), SUM(price) FROM sales WHERE seq > ? GROUP BY maker", (last,))}
-    makers = list(names) + sorted((set(today) | set(since)) - set(names))
+def sales_by_maker(db: sqlite_utils.Database, tz: ZoneInfo, shares: SharesConfig,
+                   makers: Mapping[str, str], now: datetime | None = None,
+                   ) -> tuple[MakerSales, ...]:
+    """Every maker's sales today and this month (local days) and her share of the month."""
+    today = local_today(tz, now)
+    day = statement(db, parse_period("today", today), shares, tz)
+    month = statement(db, parse_period("month", today), shares, tz)
+    by_day = {row[0]: (row[-2], row[-1]) for row in day.report.rows}
+    by_month = {row[0]: (row[-2], row[-1], part.maker_share)
+                for row, part in zip(month.report.rows, month.splits, strict=True)}
+    ids = list(makers) + sorted((set(by_day) | set(by_month)) - set(makers))
     return tuple(
-        MakerSales(maker=names.get(m, m), today=today.get(m, (0, 0))[1],
-                   since=since.get(m, (0, 0))[1], today_count=today.get(m, (0, 0))[0],
-                   since_count=since.get(m, (0, 0))[0])
-        for m in makers
+        MakerSales(maker=m, today=by_day.get(m, (0, 0))[1], month=by_month.get(m, (0, 0, 0))[1],
+                   share=by_month.get(m, (0, 0, 0))[2], today_count=by_day.get(m, (0, 0))[0],
+                   month_count=by_month.get(m, (0, 0, 0))[0])
+        for m in ids
     )
+
+
+def pin_record(db: sqlite_utils.Database, lock_s: float,
+               now: datetime | None = None) -> PinRecord:
+    """Wrong PINs and lock-outs since the last sign-in, as the journal has them."""
+    last_in = db.conn.execute(
+        "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE kind = 'signed_in'").fetchone()[0]
+    rows = db.conn.execute(
+        "SELECT ts, kind, fields FROM journal WHERE seq > ? AND kind IN (?, ?) ORDER BY seq",
+        (last_in, "pin_failed", "pin_locked")).fetchall()
+    tries = lockouts = 0
+    until: datetime | None = None
+    for ts, kind, fields in rows:
+        if kind == "pin_failed":
+            tries += 1
+        else:
+            lockouts += 1
+            tries = 0
+            seconds = json.loads(fields).get("seconds", lock_s)
+            until = datetime.fromisoformat(ts) + timedelta(seconds=float(seconds))
+    left = (until - (now or datetime.now(UTC))).total_seconds() if until else 0.0
+    return PinRecord(tries=tries, lockouts=lockouts, locked_s=max(left, 0.0))
 
 
 def network_up(sys_net: Path = Path("/sys/class/net")) -> bool | None:
