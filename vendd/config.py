@@ -366,7 +366,7 @@ def _readable(path: Path, exc: ValidationError) -> list[str]:
             msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
         elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
             msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
-        elif err["loc"][-1] == "pin":  # never shown: a PIN is a secret
+        elif err["loc"][-1:] == ("pin",):  # never shown: a PIN is a secret
             msg = "must be 4 to 8 digits, or a hash made by `vendd pin-hash`"
         elif err["type"].split("_")[0] in EXPECTED:
             msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
