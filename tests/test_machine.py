@@ -416,6 +416,22 @@ def test_leftover_credit_with_a_faulted_changer_is_kept() -> None:
     assert of(step, PayOut) == [] and step.state.credit == 75
 
 
+def test_without_a_working_changer_the_buyer_is_told_before_and_after_paying() -> None:
+    # Before money goes in: exact amount, no change.
+    assert handle(fresh(), ev.Started()).commands[-1] == Show("welcome_no_change")
+    assert handle(fresh(changer=True), ev.Started()).commands[-1] == Show("welcome")
+    faulted = feed(open_(changer=True), ev.DeviceFault("changer", "tube_jam"),
+                   ev.TimerExpired("message", 1)).state
+    assert faulted.screen[0] == "welcome_no_change"
+    # Credit left over: how long it waits; the coin return says where it goes.
+    left = finish(feed(open_(), coin(200), press("A1"))).state
+    back = handle(left, ev.TimerExpired("message", left.timer_token))
+    assert back.commands == [credit_shown("$0.75")]
+    kept = handle(back.state, ev.CancelPressed())
+    assert [c for c in kept.commands if isinstance(c, Show)] == [
+        Show("credit_kept", {"credit": "$0.75"})]
+
+
 def test_unclaimed_credit_goes_to_the_collective_when_its_timer_runs_out() -> None:
     state = feed(open_(), coin(200), press("A1"), ev.VendFinished(1, "A1",
                                                                   Outcome.DELIVERED)).state

@@ -11,7 +11,9 @@ from support import restock_all, sim_config, wait_for
 from vendd.app import Daemon
 from vendd.config import Config
 from vendd.events import ServiceKey, VendOutcome
+from vendd.ledger.ledger import open_readonly
 from vendd.ledger.statements import local_today, parse_period, split, statement
+from vendd.ledger.verify import verify
 from vendd.machine import Mode
 from vendd.menu.pins import key_of_digit
 
@@ -123,6 +125,12 @@ def test_brute_force_of_mixed_pin_lengths_is_locked_out_across_a_restart(
         assert display.lines[0] == "Menú bloqueado" and not journal(d, "signed_in")
     finally:
         d.stop()
+    # The menu's own facts replay like any other: the journal verifies.
+    db = open_readonly(config.ledger.path)
+    try:
+        assert verify(db).ok
+    finally:
+        db.close()
 
 
 def test_probar_motor_on_the_jammed_slot_clears_it_under_her_name(running: Daemon) -> None:
