@@ -12,6 +12,11 @@ Three of them take a second role in the menu, shown on the display's second line
 `keys[0]` lowers / goes back a page (-, <), `keys[1]` raises / goes forward (+, >), the last key
 confirms (OK). With five keys or more, `keys[2]` and `keys[3]` lower and raise amounts by a
 whole unit (100 cents). Where a slot is asked for, a slot is picked with its own button.
+A PIN is typed one press per digit, then the coin-return button as OK (see `pins`).
+
+The machine sells only with the key off: leaving the menu with the key still on (Salir, back
+at the top, no press for `timeout_s`) signs her out and says to close the door and turn the
+key; the vend machine stays in service mode, inhibited, until the key really turns.
 
 This module holds the types, the screen names and `Turn` (one `handle` call at work); the key
 handling is in `keys`, what the display shows in `screens`, and `handle` in `core`. None of
