@@ -355,3 +355,32 @@ def test_the_key_table_refuses_a_screen_named_twice() -> None:
         key_table([("pin", lambda m, k: None), ("pin", lambda m, k: None)])
     assert set(sm.KEYS) == {sm.PIN, sm.LOCKED, sm.CLOSE, sm.MAIN, sm.PICK, sm.STOCK, sm.FIXED,
                             sm.PRICE, sm.TESTING, sm.SALES, sm.COLLECT, sm.CONFIRM, sm.STATUS}
+
+
+def test_a_visit_takes_no_more_presses_than_before(example: Config) -> None:
+    """The panel session of a visit, press by press (the counts of the menu before the PIN
+    pad, the visit order and the confirmation, in the comments): none takes more."""
+    b = Bench(example)
+    b.key(True)
+
+    def task(*keys: str) -> int:
+        before = b.presses
+        for k in keys:
+            b.cancel() if k == "x" else b.press(k)
+        return b.presses - before
+
+    assert task("A1", "A3", "B1", "B3", "x") == 5  # PIN 1357 (20 before)
+    assert b.menu.actor == "rosa"
+    assert task("B4", "A1", "B4", "A2", "B4") == 5  # restock A1 and A2 (5)
+    assert b.machine.slots["A2"].stock == 5
+    assert task("x", "B4", "A1", "A2", "B4") == 5  # A1's price up a step (6)
+    assert b.last("price_set")["price"] == 375
+    assert task("x", "B4", "A2") == 3  # Ventas, both pages (3, one page)
+    assert b.screen[0] == "Su parte del mes"
+    assert task("B4", "B4", "B4", "B4") == 4  # Recaudar an empty box, confirmed (4)
+    assert b.last("cash_collected")["by"] == "rosa"
+    jam(b, "A1")
+    assert task("A2", "B4", "B4") == 3  # the jam, on Estado's first page (5)
+    assert b.machine.slots["A1"].fault is None
+    assert task("x", "x") == 2  # Salir from Estado (2)
+    assert b.screen[0] == "Cierre la puerta"
