@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import restock_all, sim_config, wait_for
 
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 from vendd.events import ServiceKey, VendOutcome
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.statements import local_today, parse_period, split, statement

@@ -1,8 +1,8 @@
 """The seamstresses' button menu: pure like the vend machine (see `state` for how it works).
 
 `state` holds the types and `Turn`, `screens` what the display shows, `keys` the key handling per
-screen and the answers, `core` the `handle` function; `view` is what the controller reads from
-the ledger and the system for the menu (the one module here that reads anything)."""
+screen and the answers, `core` the `handle` function, `pins` the PIN pad. What the controller
+reads from the ledger and the system for the menu is `vendd.daemon.menu_view`."""
 
 from vendd.menu.core import handle, initial, is_menu_timer, wants
 from vendd.menu.keys import BIG_STEP, KEYS

@@ -1,7 +1,7 @@
 """What the controller reads for the service menu: each maker's sales from the ledger (through
 the statements' own code, so the share shown is the share paid), what the journal says of wrong
-PINs (a lock-out outlives a restart), and the links (network, broker). Only the controller calls
-it: the rest of the menu stays pure."""
+PINs (a lock-out outlives a restart), and the links (network, broker). Kept in the daemon so
+the menu itself stays pure."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from vendd.commands import (
     StartVend,
 )
 from vendd.config import Config
+from vendd.daemon.menu_view import Probe, link_label, network_up, pin_record, sales_by_maker
 from vendd.errors import DeviceError, LedgerError
 from vendd.events import (
     DeviceFault,
@@ -43,7 +44,6 @@ from vendd.events import (
 )
 from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
-from vendd.menu.view import Probe, link_label, network_up, pin_record, sales_by_maker
 from vendd.messages import render
 
 log = logging.getLogger(__name__)
