@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from vendd.config import SharesConfig
-from vendd.ledger.statements import local_today, parse_period, statement
+from vendd.ledger.reports import sales_report
+from vendd.ledger.statements import local_today, parse_period, split
 from vendd.menu.state import MakerSales, PinRecord
 
 Probe = Callable[[], bool | None]  # True up, False down, None unknown
@@ -23,20 +24,22 @@ Probe = Callable[[], bool | None]  # True up, False down, None unknown
 def sales_by_maker(db: sqlite_utils.Database, tz: ZoneInfo, shares: SharesConfig,
                    makers: Mapping[str, str], now: datetime | None = None,
                    ) -> tuple[MakerSales, ...]:
-    """Every maker's sales today and this month (local days) and her share of the month."""
+    """Every maker's sales today and this month (local days) and her share of the month: the
+    statements' own report and split, so the share shown is the share her statement pays."""
     today = local_today(tz, now)
-    day = statement(db, parse_period("today", today), shares, tz)
-    month = statement(db, parse_period("month", today), shares, tz)
-    by_day = {row[0]: (row[-2], row[-1]) for row in day.report.rows}
-    by_month = {row[0]: (row[-2], row[-1], part.maker_share)
-                for row, part in zip(month.report.rows, month.splits, strict=True)}
+    day, month = parse_period("today", today), parse_period("month", today)
+    by_day = {r[0]: (r[-2], r[-1]) for r in sales_report(db, "maker", day.start, day.end).rows}
+    by_month = {r[0]: (r[-2], r[-1])
+                for r in sales_report(db, "maker", month.start, month.end).rows}
     ids = list(makers) + sorted((set(by_day) | set(by_month)) - set(makers))
-    return tuple(
-        MakerSales(maker=m, today=by_day.get(m, (0, 0))[1], month=by_month.get(m, (0, 0, 0))[1],
-                   share=by_month.get(m, (0, 0, 0))[2], today_count=by_day.get(m, (0, 0))[0],
-                   month_count=by_month.get(m, (0, 0, 0))[0])
-        for m in ids
-    )
+    out = []
+    for m in ids:
+        count, gross = by_day.get(m, (0, 0))
+        month_count, month_gross = by_month.get(m, (0, 0))
+        out.append(MakerSales(maker=m, today=gross, month=month_gross,
+                              share=split(month_gross, shares).maker_share,
+                              today_count=count, month_count=month_count))
+    return tuple(out)
 
 
 def pin_record(db: sqlite_utils.Database, lock_s: float,
