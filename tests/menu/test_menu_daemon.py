@@ -178,3 +178,45 @@ def test_ventas_shows_her_sales_and_share_as_the_statement_splits_them(running: 
                       running.config.shares, ctl.ledger.tz)
     assert share == month.splits[0].maker_share == 245
     wait_for(lambda: display.lines == ["Su parte del mes", "$2.45"], what="her share")
+
+
+def test_buyer_told_no_change_then_recaudar_and_a_faulted_restock(running: Daemon) -> None:
+    ctl, buttons, display = running.controller, running.devices.inputs[0], running.devices.display
+    acceptor = running.devices.acceptors[0]
+    assert ctl is not None
+    restock_all(running)
+    wait_for(lambda: display.lines == ["Pague exacto", "No da cambio"], what="no change said")
+    outcomes = iter([VendOutcome.JAMMED])
+    running.devices.dispenser.outcome_for = lambda slot: next(outcomes, VendOutcome.DELIVERED)
+    for _ in range(2):
+        acceptor.insert(100)
+    wait_for(lambda: display.lines == ["Crédito $2.00", "Úselo en 5 min"], what="how long")
+    buttons.cancel()
+    wait_for(lambda: display.lines == ["No da cambio", "Sobra: colectivo"], what="the policy")
+    acceptor.insert(100)
+    acceptor.insert(50)  # $3.50: A1's price; its turn jams and the credit comes back
+    buttons.press("A1")
+    wait_for(lambda: ctl.state.slots["A1"].fault == "jammed", what="the jam")
+    buttons.service_key(True)
+    type_pin(running, "4680")  # María
+    wait_for(lambda: display.lines[0] == "Hola María", what="signed in")
+    for key in ("B4", "A1", "B4"):  # Reponer A1: it has a fault, so she is asked
+        buttons.press(key)
+    wait_for(lambda: display.lines == ["¿A1 arreglada?", "B4=sí A1=no"], what="fixed?")
+    buttons.press("B4")
+    wait_for(lambda: ctl.state.slots["A1"].fault is None, what="cleared")
+    assert journal(running, "slot_fault_cleared") == [
+        '{"by":"maria","fault":"jammed","slot":"A1"}']
+    buttons.cancel()  # to the main menu: the cursor is on Precio
+    for key in ("A2", "A2", "B4"):  # Recaudar
+        buttons.press(key)
+    wait_for(lambda: display.lines == ["Contado $0.00", "A1- A2+ B4=OK"], what="blank count")
+    for key in ("A4", "A4", "A4", "B4"):
+        buttons.press(key)
+    expected = ctl.state.cash_box
+    wait_for(lambda: display.lines == [f"$3.00 de ${expected // 100}.{expected % 100:02d}",
+                                       "¿Bien? B4=sí"], what="the confirmation")
+    assert not journal(running, "cash_collected")
+    buttons.press("B4")
+    wait_for(lambda: journal(running, "cash_collected"), what="saved")
+    assert '"by":"maria"' in journal(running, "cash_collected")[0]
