@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from vendd.cli.request import add_commands as add_request_commands
 from vendd.config import Config, load_config, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    add_request_commands(sub)  # request, keygen: no config file (run on a coordinator's computer)
     return p
 
 
