@@ -126,6 +126,9 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
     mq = config.mqtt
     out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
               f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+    on = [a for a in type(mq.requests).model_fields if mq.requests.enabled(a)]
+    signers = ", ".join(c.id for c in mq.requests.coordinators) or "nobody"
+    out.write(f"requests {', '.join(on) or 'none'}; changes signed by {signers}\n")
     out.write(f"ledger   {config.ledger.path}\n")
     return 0
 
