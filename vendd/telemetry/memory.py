@@ -2,9 +2,8 @@
 that reached the machine (accepted or refused by it) with its coordinator, counter, id and
 answer, in the same transaction as the change it made. From them: the last counter of each
 coordinator (a new request must be above it), the answer to a request id already seen, and a
-lower bound of the current time (the newest row's time, as the
-machine's clock wrote it), all of which hold across restarts
-because they are read back from the ledger, never kept only in memory.
+lower bound of the current time (the newest row's time, as the machine's clock wrote it). All
+of it holds across restarts: it is read back from the ledger, never kept only in memory.
 
 One thread (the requests worker) owns an instance and its read-only connection. The first
 `refresh()` reads every `request` row; later ones read only the rows appended since."""

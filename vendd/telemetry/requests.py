@@ -127,6 +127,10 @@ class Requests:
             self._thread.join(REPLY_TIMEOUT_S + 1)
 
     def _run(self) -> None:
+        try:
+            self._memory.refresh()  # the one full read of the journal's request rows, up front
+        except (LedgerError, sqlite3.Error) as exc:
+            log.error("requests cannot read the journal yet: %s", exc)  # retried per request
         while (item := self._queue.get()) is not None:
             action, payload, retained, expiry = item
             if retained and not payload:
