@@ -27,11 +27,9 @@ def close_request(out: Out, event: ev.AdminEvent) -> None:
     if origin is None:
         return
     reply = next((c for c in out.commands if isinstance(c, Reply)), Reply(True))
-    fields = {"action": origin.action, "coordinator": origin.coordinator,
-              "counter": origin.counter, "request_id": origin.request_id, "ok": reply.ok}
-    if not reply.ok:
-        fields["error"] = reply.error
-    out.fact("request", **fields)
+    out.fact("request", action=origin.action, coordinator=origin.coordinator,
+             counter=origin.counter, request_id=origin.request_id, ok=reply.ok,
+             **({} if reply.ok else {"error": reply.error}))
 
 
 def _refuse(out: Out, error: str) -> None:
