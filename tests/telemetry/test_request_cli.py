@@ -82,3 +82,31 @@ def test_request_errors_are_one_clear_line(tmp_path: Path, broker: Broker) -> No
     assert bad_field.returncode == 2 and "not FIELD=VALUE" in bad_field.stderr
     for done in (nobody, closed, unsigned, bad_field):
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_watch_names_the_coordinator_and_the_request(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from feed_helpers import feed_config
+
+    from vendd.cli.watch import WatchView
+
+    out = StringIO()
+    view = WatchView(feed_config(tmp_path), out)
+    base = f"{view.topics.base}/event"
+    rows = [
+        (7, "price_set", {"slot": "A1", "price": 450, "before": 350, "by": "coordinator",
+                          "coordinator": "ana", "request_id": "cli-1"}),
+        (8, "request", {"action": "set_price", "coordinator": "ana", "counter": 5,
+                        "request_id": "cli-1", "ok": True}),
+        (9, "request", {"action": "disable_slot", "coordinator": "ana", "counter": 6,
+                        "request_id": "cli-2", "ok": False, "error": "unknown slot 'Z9'"}),
+    ]
+    for seq, kind, fields in rows:
+        body = {"seq": seq, "ts": "2026-12-02T01:00:00+00:00", "kind": kind,
+                "machine": MACHINE, "fields": fields, "hash": "0" * 64}
+        view.handle(f"{base}/{kind}", json.dumps(body).encode())
+    lines = out.getvalue().splitlines()
+    assert "(by coordinator ana)" in lines[0]
+    assert "set_price signed by ana (cli-1): ok" in lines[1]
+    assert "disable_slot signed by ana (cli-2): refused: unknown slot 'Z9'" in lines[2]
