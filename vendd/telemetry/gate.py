@@ -20,13 +20,15 @@ class Bad(VenddError):
     """A request refused at the gate; the message is the answer's `error`."""
 
 
-def summary(payload: bytes) -> str:
-    """At most SUMMARY_CHARS printable characters of the payload, escaped, with its length:
-    safe for a log line whatever the bytes are (no newline, no terminal control)."""
+def summary(payload: bytes, size: int | None = None) -> str:
+    """At most SUMMARY_CHARS printable characters of the payload, escaped, with its length
+    (`size` when only the start of it was kept): safe for a log line whatever the bytes are
+    (no newline, no terminal control)."""
+    size = len(payload) if size is None else size
     head = payload[:SUMMARY_CHARS].decode("utf-8", "backslashreplace")
     escaped = head.encode("unicode_escape").decode("ascii")[:SUMMARY_CHARS]
-    more = "..." if len(payload) > SUMMARY_CHARS else ""
-    return f"{len(payload)} bytes: {escaped}{more}"
+    more = "..." if size > SUMMARY_CHARS else ""
+    return f"{size} bytes: {escaped}{more}"
 
 
 def safe_text(value: object, limit: int = 64) -> str:

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,17 @@ MAX_PAYLOAD = gate.MAX_PAYLOAD
 __all__ = ["MAX_PAYLOAD", "MODELS", "READ_ONLY", "Requests"]
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A request as paho handed it over: at most MAX_PAYLOAD + 1 bytes of it are kept."""
+
+    action: str
+    payload: bytes
+    size: int
+    retained: bool
+    expiry_s: int | None
+
+
 def expiry_of(message: paho.MQTTMessage) -> int | None:
     """What is left of an MQTT 5 message's expiry interval, in seconds (None: it has none)."""
     props = getattr(message, "properties", None)
@@ -96,8 +108,7 @@ class Requests:
         # Sent to the controller but not (yet) seen in the journal: a reply that timed out.
         self._claimed: dict[str, int] = {}
         self._claimed_ids: set[str] = set()
-        self._queue: queue.Queue[tuple[str, bytes, bool, int | None] | None] = queue.Queue(
-            maxsize=100)
+        self._queue: queue.Queue[Incoming | None] = queue.Queue(maxsize=100)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
@@ -109,7 +120,10 @@ class Requests:
     def on_message(self, message: paho.MQTTMessage) -> None:
         """paho's thread: enqueue and return (a flood is answered with nothing, not a stall)."""
         action = message.topic.rsplit("/", 1)[-1]
-        item = (action, bytes(message.payload), bool(message.retain), expiry_of(message))
+        payload = message.payload
+        # Only what the gate needs to refuse a huge one: a flood of them costs no memory.
+        item = Incoming(action, bytes(payload[:MAX_PAYLOAD + 1]), len(payload),
+                        bool(message.retain), expiry_of(message))
         try:
             self._queue.put_nowait(item)
         except queue.Full:
@@ -132,19 +146,23 @@ class Requests:
         except (LedgerError, sqlite3.Error) as exc:
             log.error("requests cannot read the journal yet: %s", exc)  # retried per request
         while (item := self._queue.get()) is not None:
-            action, payload, retained, expiry = item
-            if retained and not payload:
+            if item.retained and not item.size:
                 continue  # a retained request being cleared: nothing was asked
-            response = self.answer(action, payload, retained=retained, expiry_s=expiry)
-            name = gate.safe_text(action, 32)
+            if item.size > MAX_PAYLOAD:
+                response = {"request_id": None, "ok": False, "error": (
+                    f"request too large: {item.size} bytes, at most {MAX_PAYLOAD}")}
+            else:
+                response = self.answer(item.action, item.payload, retained=item.retained,
+                                       expiry_s=item.expiry_s)
+            name = gate.safe_text(item.action, 32)
             if response["ok"]:
                 log.info("request %s %s: ok%s", name, response.get("request_id"),
                          " (answered from the journal)" if response.get("duplicate") else "")
             else:
                 log.info("request %s %s refused: %s [%s]", name, response.get("request_id"),
-                         response["error"], gate.summary(payload))
+                         response["error"], gate.summary(item.payload, item.size))
             body = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-            self._client.publish(self._topics.response(action), body, qos=1)
+            self._client.publish(self._topics.response(item.action), body, qos=1)
         self._memory.close()
         if self._db is not None:
             self._db.close()

@@ -26,6 +26,7 @@ import base64
 import binascii
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,15 +148,18 @@ def issued_now() -> str:
 
 def sign_request(private_key: Ed25519PrivateKey, coordinator_id: str, counter: int,
                  action: str, body: Mapping[str, Any], *, machine: str,
-                 request_id: str, issued_at: str | None = None) -> dict[str, Any]:
-    """The request to publish on `<prefix>/<machine>/request/<action>`."""
+                 request_id: str | None = None, issued_at: str | None = None,
+                 ) -> dict[str, Any]:
+    """The request to publish on `<prefix>/<machine>/request/<action>` (QoS 1, not retained,
+    with an MQTT 5 message expiry of at most the machine's `max_age_s`). `request_id`: a new
+    random one when not given; `issued_at`: now."""
     if not 1 <= counter <= MAX_COUNTER:
         raise SigningError(f"counter {counter} is outside 1..{MAX_COUNTER}")
     clash = sorted(set(body) & set(ENVELOPE))
     if clash:
         raise SigningError(f"the body may not set {', '.join(clash)}")
-    request = {**body, "request_id": request_id, "machine": machine, "action": action,
-               "coordinator": coordinator_id, "counter": counter,
+    request = {**body, "request_id": request_id or uuid.uuid4().hex, "machine": machine,
+               "action": action, "coordinator": coordinator_id, "counter": counter,
                "issued_at": issued_at or issued_now()}
     try:
         message = canonical(request)
