@@ -125,6 +125,8 @@ def test_every_unacceptable_request_changes_nothing_and_is_answered(
         ("replayed", "set_price", accepted, "ok-1", {}, ""),
         ("same id, new counter", "set_price",
          ana.sign("set_price", {"slot": "A1", "price": 999}, "ok-1"), "ok-1", {}, ""),
+        ("same id, other action", "set_stock",
+         ana.sign("set_stock", {"slot": "A1", "stock": 0}, "ok-1"), "ok-1", {}, "is taken"),
         ("stale counter", "set_price",
          ana.sign("set_price", {"slot": "A1", "price": 310}, "stale-1",
                   counter=accepted["counter"]), "stale-1", {}, "stale counter"),

@@ -10,7 +10,8 @@ Each action is off unless `mqtt.requests.<action>` is true. Every answer is JSON
   must be signed by a coordinator listed in the config (signing.py: Ed25519 over the canonical
   JSON, naming this machine and this action);
 - a `request_id` the journal already closed is answered from the journal (`duplicate: true`,
-  the `seq` of its row and its original answer), without acting again;
+  the `seq` of its row and its original answer), without acting again (from another
+  coordinator or for another action, the id is refused as taken);
 - its `counter` must be above the last one journaled for that coordinator: a replay fails
   without any clock;
 - it must still be valid (freshness.py): an MQTT 5 message expiry of at most `max_age_s`
@@ -216,6 +217,9 @@ class Requests:
         memory.refresh()
         closed = memory.closed.get(rid)
         if closed is not None:
+            if (closed.coordinator, closed.action) != (coordinator, action):
+                raise Refused(f"request_id {rid} is taken: journal row {closed.seq} closed a "
+                              f"{closed.action} request of coordinator {closed.coordinator}")
             return closed.answer(rid)
         if rid in self._claimed_ids:
             raise Refused("this request_id was received already and is not answered yet")
