@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from vendd.errors import LedgerError
 from vendd.ledger.db import connect
 
 
@@ -59,7 +60,8 @@ class RequestMemory:
             self._db = None
 
     def refresh(self) -> None:
-        """Read the rows appended since the last call. Raises LedgerError/sqlite3.Error."""
+        """Read the rows appended since the last call. Raises LedgerError (an unreadable
+        request row: nothing after it is taken as read) or sqlite3.Error."""
         conn = self._conn().conn
         head = conn.execute("SELECT seq, ts FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
         if head is None or head[0] <= self._seen:
@@ -68,7 +70,11 @@ class RequestMemory:
             "SELECT seq, fields FROM journal WHERE seq > ? AND seq <= ? AND kind = 'request'"
             " ORDER BY seq", (self._seen, head[0])).fetchall()
         for seq, text in rows:
-            self._remember(seq, json.loads(text))
+            try:
+                self._remember(seq, json.loads(text))
+            except (ValueError, KeyError, TypeError) as exc:
+                # Fail closed: without a readable memory no change request is acted on.
+                raise LedgerError(f"journal row {seq}: unreadable request row ({exc})") from exc
         self._seen = head[0]
         # The head row's own time, not the largest ever seen: a clock that once ran far ahead
         # must not keep refusing requests after it was put right.

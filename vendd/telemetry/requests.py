@@ -113,6 +113,8 @@ class Requests:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
+        # Called on the worker thread (must not block): a request failed on a bug.
+        self.on_fault: Callable[[str, str], None] = lambda code, detail: None
 
     @property
     def any_enabled(self) -> bool:
@@ -149,12 +151,7 @@ class Requests:
         while (item := self._queue.get()) is not None:
             if item.retained and not item.size:
                 continue  # a retained request being cleared: nothing was asked
-            if item.size > MAX_PAYLOAD:
-                response = {"request_id": None, "ok": False, "error": (
-                    f"request too large: {item.size} bytes, at most {MAX_PAYLOAD}")}
-            else:
-                response = self.answer(item.action, item.payload, retained=item.retained,
-                                       expiry_s=item.expiry_s)
+            response = self._safe_answer(item)
             name = gate.safe_text(item.action, 32)
             if response["ok"]:
                 log.info("request %s %s: ok%s", name, response.get("request_id"),
@@ -167,6 +164,20 @@ class Requests:
         self._memory.close()
         if self._db is not None:
             self._db.close()
+
+    def _safe_answer(self, item: Incoming) -> dict[str, Any]:
+        if item.size > MAX_PAYLOAD:
+            return {"request_id": None, "ok": False,
+                    "error": f"request too large: {item.size} bytes, at most {MAX_PAYLOAD}"}
+        try:
+            return self.answer(item.action, item.payload, retained=item.retained,
+                               expiry_s=item.expiry_s)
+        except Exception as exc:  # the thread's boundary: a bug must not end every answer
+            log.exception("request %s failed", gate.safe_text(item.action, 32))
+            self.on_fault("request_error", f"{type(exc).__name__}: {gate.safe_text(exc, 120)}")
+            return {"request_id": None, "ok": False,
+                    "error": "internal error, journaled as a fault: ask with the same "
+                             "request_id to learn whether it was acted on"}
 
     # --- one request --------------------------------------------------------------------------
 
