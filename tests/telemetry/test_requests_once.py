@@ -191,6 +191,9 @@ def test_duplicates_are_answered_from_the_journal_after_a_restart(
         off = ana.sign("disable_slot", {"slot": "Z9"}, "off-7")  # refused by the machine
         refused = ask(feed, "disable_slot", off, "off-7")
         assert refused["ok"] is False and "unknown slot" in refused["error"]
+        # Left retained on the broker: refused now, and again at every restart.
+        closed = ana.sign("out_of_service", {"reason": "retained"}, "ret-7")
+        assert "retained" in ask(feed, "out_of_service", closed, "ret-7", retain=True)["error"]
     finally:
         first.stop()
     seqs = {r["fields"]["request_id"]: r["seq"] for r in journal(config.ledger.path)
@@ -199,8 +202,11 @@ def test_duplicates_are_answered_from_the_journal_after_a_restart(
     second.start()
     try:
         second.wait_ready()
+        wait_until(lambda: len(feed.responses.get("ret-7", [])) == 2, 10,
+                   "the retained request to be refused again after the restart")
+        assert "retained" in feed.responses["ret-7"][1]["error"]
+        assert second.controller is not None and second.controller.state.out_of_service is None
         listening(feed, config)
-        assert second.controller is not None
         # The seamstress corrects the stock by hand; the old request must not undo her count.
         assert second.controller.submit(SetStock("rosa", "B1", 5)).result(5).ok
         before = tables(config.ledger.path)
