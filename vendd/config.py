@@ -5,6 +5,8 @@ model is importable from here."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import tomllib
@@ -159,6 +161,30 @@ class TlsConfig(Model):
     key_file: Path | None = None
 
 
+class CoordinatorConfig(Model):
+    """A coordinator who may sign change requests: her id and her Ed25519 public key (the
+    line `vendd keygen` prints: base64 of the 32 raw bytes)."""
+
+    id: Ident
+    public_key: str
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64 (the line `vendd keygen` prints)") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must be an Ed25519 public key of 32 bytes, got {len(raw)}")
+        return value.strip()
+
+
+# Requests that change the machine: signed by a coordinator, journaled, acted on at most once.
+CHANGE_ACTIONS = ("set_price", "set_stock", "enable_slot", "disable_slot", "out_of_service",
+                  "back_in_service")
+
+
 class RequestsConfig(Model):
     """Coordinator requests over MQTT; each action is off unless switched on."""
 
@@ -170,6 +196,28 @@ class RequestsConfig(Model):
     back_in_service: bool = False
     report: bool = False
     ping: bool = False
+    coordinators: list[CoordinatorConfig] = []
+    max_age_s: int = Field(default=300, ge=10, le=86400)  # how long a change request is valid
+    trust_clock: Literal["synced", "always", "never"] = "synced"
+
+    def enabled(self, action: str) -> bool:
+        return getattr(self, action, None) is True
+
+    @model_validator(mode="after")
+    def _signers(self) -> RequestsConfig:
+        problems, ids = [], set()
+        for i, coordinator in enumerate(self.coordinators):
+            if coordinator.id in ids:
+                problems.append(f"coordinators.{i}.id: duplicate coordinator id "
+                                f"{coordinator.id!r}")
+            ids.add(coordinator.id)
+        changes = [a for a in CHANGE_ACTIONS if self.enabled(a)]
+        if changes and not self.coordinators:
+            problems.append(f"{changes[0]}: change requests are signed; list who may sign "
+                            "them in [[mqtt.requests.coordinators]] (see `vendd keygen`)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class MqttConfig(Model):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from vendd.cli.request import add_commands as add_request_commands
 from vendd.config import Config, load_config, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    add_request_commands(sub)  # request, keygen: no config file (run on a coordinator's computer)
     return p
 
 
@@ -134,6 +136,9 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
     mq = config.mqtt
     out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
               f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+    on = [a for a in type(mq.requests).model_fields if mq.requests.enabled(a)]
+    signers = ", ".join(c.id for c in mq.requests.coordinators) or "nobody"
+    out.write(f"requests {', '.join(on) or 'none'}; changes signed by {signers}\n")
     out.write(f"ledger   {config.ledger.path}\n")
     return 0
 
