@@ -5,6 +5,8 @@ model is importable from here."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import tomllib
@@ -110,7 +112,9 @@ class MachineConfig(Model):
 class MakerConfig(Model):
     id: Ident
     name: str
-    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # service-menu PIN
+    # service-menu PIN: 4 to 8 digits, or a hash made by `vendd pin-hash`
+    pin: str | None = Field(
+        default=None, pattern=r"^(?:[0-9]{4,8}|scrypt\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+)$")
 
 
 class SharesConfig(Model):
@@ -157,6 +161,30 @@ class TlsConfig(Model):
     key_file: Path | None = None
 
 
+class CoordinatorConfig(Model):
+    """A coordinator who may sign change requests: her id and her Ed25519 public key (the
+    line `vendd keygen` prints: base64 of the 32 raw bytes)."""
+
+    id: Ident
+    public_key: str
+
+    @field_validator("public_key")
+    @classmethod
+    def _ed25519(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("must be base64 (the line `vendd keygen` prints)") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must be an Ed25519 public key of 32 bytes, got {len(raw)}")
+        return value.strip()
+
+
+# Requests that change the machine: signed by a coordinator, journaled, acted on at most once.
+CHANGE_ACTIONS = ("set_price", "set_stock", "enable_slot", "disable_slot", "out_of_service",
+                  "back_in_service")
+
+
 class RequestsConfig(Model):
     """Coordinator requests over MQTT; each action is off unless switched on."""
 
@@ -168,6 +196,28 @@ class RequestsConfig(Model):
     back_in_service: bool = False
     report: bool = False
     ping: bool = False
+    coordinators: list[CoordinatorConfig] = []
+    max_age_s: int = Field(default=300, ge=10, le=86400)  # how long a change request is valid
+    trust_clock: Literal["synced", "always", "never"] = "synced"
+
+    def enabled(self, action: str) -> bool:
+        return getattr(self, action, None) is True
+
+    @model_validator(mode="after")
+    def _signers(self) -> RequestsConfig:
+        problems, ids = [], set()
+        for i, coordinator in enumerate(self.coordinators):
+            if coordinator.id in ids:
+                problems.append(f"coordinators.{i}.id: duplicate coordinator id "
+                                f"{coordinator.id!r}")
+            ids.add(coordinator.id)
+        changes = [a for a in CHANGE_ACTIONS if self.enabled(a)]
+        if changes and not self.coordinators:
+            problems.append(f"{changes[0]}: change requests are signed; list who may sign "
+                            "them in [[mqtt.requests.coordinators]] (see `vendd keygen`)")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class MqttConfig(Model):
@@ -225,6 +275,23 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file, not the other way round.
         return (env_settings, init_settings)
+
+    @field_validator("makers")
+    @classmethod
+    def _distinct_pins(cls, makers: list[MakerConfig]) -> list[MakerConfig]:
+        """Two makers with one PIN, or one PIN the start of another, would journal one
+        woman's changes under another's name. (Hashed PINs are compared at check-config.)"""
+        pins = [(m.id, m.pin) for m in makers if m.pin and m.pin.isdigit()]
+        for i, (a, pa) in enumerate(pins):
+            for b, pb in pins[i + 1:]:
+                if pa == pb:
+                    raise ValueError(f"{a} and {b} have the same PIN; give one of them "
+                                     "another PIN")
+                if pa.startswith(pb) or pb.startswith(pa):
+                    short, long_ = (a, b) if len(pa) < len(pb) else (b, a)
+                    raise ValueError(f"{short}'s PIN begins {long_}'s; give one of them "
+                                     "another PIN")
+        return makers
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -347,6 +414,8 @@ def _readable(path: Path, exc: ValidationError) -> list[str]:
             msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
         elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
             msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
+        elif err["loc"][-1:] == ("pin",):  # never shown: a PIN is a secret
+            msg = "must be 4 to 8 digits, or a hash made by `vendd pin-hash`"
         elif err["type"].split("_")[0] in EXPECTED:
             msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
         msg = msg.removeprefix("Value error, ")

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from vendd.config import Config, MqttConfig
 from vendd.errors import TelemetryError
@@ -217,7 +218,9 @@ class Connection:
         self._refused = None
         self._failures = 0
         for topic_filter in self.on_message:
-            client.subscribe(topic_filter, qos=1)
+            # Retain as published: a retained request keeps its flag even when it arrives live,
+            # so the requests handler can refuse it every time, not only after a restart.
+            client.subscribe(topic_filter, options=SubscribeOptions(qos=1, retainAsPublished=True))
         client.publish(self.topics.status, "online", qos=1, retain=True)
         self.connected.set()
         self.on_accepted()
