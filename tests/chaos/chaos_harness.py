@@ -30,7 +30,7 @@ for _p in (HERE, HERE.parent, HERE.parent / "telemetry", ROOT):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from chaos_machine import ChaosFailure, Machine, journal  # noqa: E402
+from chaos_machine import ChaosFailure, Machine, journal, ledger_exists  # noqa: E402
 from chaos_people import KILL_POINTS, People  # noqa: E402
 from chaos_referee import Referee  # noqa: E402
 
@@ -42,6 +42,8 @@ BROKER_DOWN_P = 0.25  # chance a life ends with the broker stopped
 
 
 def check_ledger(m: Machine) -> None:
+    if not ledger_exists(m.db):
+        return  # killed before its first start created the ledger: nothing to check
     db = open_readonly(m.db)
     try:
         report = verify(db, TZ)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,8 +41,18 @@ class ChaosFailure(AssertionError):
     pass
 
 
-def journal(db_path: Path) -> list[JournalRow]:
+def ledger_exists(db_path: Path) -> bool:
+    """Whether a daemon got as far as creating the ledger (a kill during its very first
+    start can leave an empty file)."""
     if not db_path.exists():
+        return False
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'journal'").fetchone() \
+            is not None
+
+
+def journal(db_path: Path) -> list[JournalRow]:
+    if not ledger_exists(db_path):
         return []
     db = open_readonly(db_path)
     try:
