@@ -57,6 +57,13 @@ def settle_after_start(m: Machine, referee: Referee) -> None:
     """The daemon is ready: once it is idle, the spirals must hold what the ledger says."""
     state = m.wait_idle()
     referee.stock_after_restart(m.cab.call("in_spirals"), state, m.starts)
+    motors_off(m, "with the machine idle after a start")
+
+
+def motors_off(m: Machine, when: str) -> None:
+    on = m.cab.call("motors_on")
+    if on:
+        raise ChaosFailure(f"motor pins {on} on {when}")
 
 
 def one_life(m: Machine, people: People, plan: random.Random, referee: Referee) -> str:
@@ -114,6 +121,7 @@ def run_chaos(seed: int, folder: Path, kills: int = 32,
         settle_after_start(m, referee)
         rows = m.wait_feed()
         m.stop()
+        motors_off(m, "after the daemon stopped")
         check_ledger(m)
         counts = referee.final(journal(m.db), m.cab.call("tally"))
     finally:

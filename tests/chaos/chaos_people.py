@@ -79,6 +79,10 @@ class People:
             if not self.can_take_coins():
                 return False
             if kill_after is not None and i >= kill_after:
+                if self.rng.random() < 0.5:
+                    # A noisy line: the acceptor misses the next polls, so the coin is
+                    # surely still in its buffer, unread, when the daemon dies.
+                    self.cab.call("silence", n=5)
                 if self.insert(value, wait=False):
                     self.m.kill()
                     return False
