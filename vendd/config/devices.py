@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from vendd.config_base import Model, Pin, Price, SlotId
+from vendd.config.base import Model, Pin, Price, SlotId
 
 
 class CoinConfig(Model):

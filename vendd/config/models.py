@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from vendd.config_base import Cents, Ident, Model, Pin, Price, SlotId
-from vendd.config_devices import (
+from vendd.config.base import Cents, Ident, Model, Pin, Price, SlotId
+from vendd.config.devices import (
     ButtonsConfig,
     CctalkConfig,
     CoinAcceptorConfig,
