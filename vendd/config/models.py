@@ -1,83 +1,31 @@
-"""The config file: frozen pydantic models, loading from TOML plus `VENDD_*` environment
-overrides, and readable one-line errors that name the file and the dotted field path. The
-device sections' models are in `config_devices`, the shared field types in `config_base`; every
-model is importable from here."""
+"""The config's top-level models: the machine, makers, slots, sales, service menu, MQTT and
+ledger sections, and `Config`, the whole file (its cross-field rules are in `checks`). The
+device sections are in `devices`, the shared field types in `base`."""
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from vendd.config.base import Cents, Ident, Model, Pin, Price, SlotId
+from vendd.config.base import Ident, Model, Price, SlotId
+from vendd.config.checks import check_coins, check_pins, duplicates
 from vendd.config.devices import (
     ButtonsConfig,
-    CctalkConfig,
     CoinAcceptorConfig,
-    CoinConfig,
     DispenserConfig,
-    DispenserTiming,
     DisplayConfig,
-    GpioDispenserConfig,
-    MdbBillValidatorConfig,
-    MdbCashlessConfig,
-    MdbChangerConfig,
     MdbConfig,
-    PulseConfig,
-    VirtualCoinAcceptorConfig,
-    VirtualDispenserConfig,
 )
-from vendd.errors import ConfigError
 from vendd.money import CURRENCY_SYMBOLS
-
-__all__ = [
-    "ButtonsConfig",
-    "CctalkConfig",
-    "Cents",
-    "CoinAcceptorConfig",
-    "CoinConfig",
-    "Config",
-    "DispenserConfig",
-    "DispenserTiming",
-    "DisplayConfig",
-    "GpioDispenserConfig",
-    "Ident",
-    "LedgerConfig",
-    "MachineConfig",
-    "MakerConfig",
-    "MdbBillValidatorConfig",
-    "MdbCashlessConfig",
-    "MdbChangerConfig",
-    "MdbConfig",
-    "Model",
-    "MqttConfig",
-    "Pin",
-    "Price",
-    "PulseConfig",
-    "RequestsConfig",
-    "SalesConfig",
-    "ServiceConfig",
-    "SharesConfig",
-    "SlotConfig",
-    "SlotId",
-    "TlsConfig",
-    "VirtualCoinAcceptorConfig",
-    "VirtualDispenserConfig",
-    "load_config",
-    "pin_table",
-]
 
 
 class MachineConfig(Model):
@@ -230,7 +178,7 @@ class Config(BaseSettings):
     def _cross_checks(self) -> Config:
         problems: list[str] = []
         maker_ids = [m.id for m in self.makers]
-        problems += _duplicates("makers", maker_ids, "maker id")
+        problems += duplicates("makers", maker_ids, "maker id")
         known = set(maker_ids)
         seen: dict[str, int] = {}
         for i, slot in enumerate(self.slots):
@@ -241,8 +189,8 @@ class Config(BaseSettings):
                 problems.append(f"slots.{i}.id: duplicate slot id {slot.id!r} (see slots.{first})")
             seen.setdefault(slot.id, i)
         if self.coin_acceptor is not None:
-            problems += _check_coins(self.coin_acceptor)
-        problems += _check_pins(self)
+            problems += check_coins(self.coin_acceptor)
+        problems += check_pins(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -251,134 +199,3 @@ class Config(BaseSettings):
         return next(s for s in self.slots if s.id == slot_id)
 
 
-def _duplicates(where: str, values: list[str], what: str) -> list[str]:
-    out, seen = [], set()
-    for i, v in enumerate(values):
-        if v in seen:
-            out.append(f"{where}.{i}.id: duplicate {what} {v!r}")
-        seen.add(v)
-    return out
-
-
-def _check_coins(acceptor: Any) -> list[str]:
-    key = {"cctalk": "position", "pulse": "pulses"}.get(acceptor.kind)
-    out: list[str] = []
-    if not acceptor.coins:
-        out.append("coin_acceptor.coins: at least one coin is needed")
-    if key is None:
-        return out
-    seen: set[int] = set()
-    for i, coin in enumerate(acceptor.coins):
-        value = getattr(coin, key)
-        if value is None:
-            out.append(f"coin_acceptor.coins.{i}.{key}: required for a {acceptor.kind} acceptor")
-        elif value in seen:
-            out.append(f"coin_acceptor.coins.{i}.{key}: {value} is used by another coin")
-        seen.add(value)
-    return out
-
-
-def pin_table(config: Config) -> list[tuple[int, str]]:
-    """Every GPIO pin the config uses, with the dotted option that uses it."""
-    pins: list[tuple[int, str]] = []
-    ca = config.coin_acceptor
-    if ca is not None and ca.kind == "pulse":
-        pins.append((ca.pin, "coin_acceptor.pin"))
-        if ca.inhibit_pin is not None:
-            pins.append((ca.inhibit_pin, "coin_acceptor.inhibit_pin"))
-    d = config.dispenser
-    if d.kind == "gpio":
-        for group in ("motors", "rows", "columns", "home_pins"):
-            pins += [(p, f"dispenser.{group}.{k}") for k, p in getattr(d, group).items()]
-        for single in ("home_pin", "drop_sensor_pin"):
-            if getattr(d, single) is not None:
-                pins.append((getattr(d, single), f"dispenser.{single}"))
-    b = config.buttons
-    if b.kind == "gpio":
-        for group in ("selection", "rows", "columns"):
-            pins += [(p, f"buttons.{group}.{k}") for k, p in getattr(b, group).items()]
-        for single in ("cancel_pin", "service_key_pin"):
-            if getattr(b, single) is not None:
-                pins.append((getattr(b, single), f"buttons.{single}"))
-    return pins
-
-
-def _check_pins(config: Config) -> list[str]:
-    first: dict[int, str] = {}
-    out = []
-    for pin, where in pin_table(config):
-        if pin in first:
-            out.append(f"{where}: GPIO {pin} is already used by {first[pin]}")
-        first.setdefault(pin, where)
-    return out
-
-
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and validate; raise ConfigError with one `file: field: problem` line each."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError([f"{path}: no such config file"])
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not a UTF-8 text file ({exc.reason})"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: invalid TOML: {exc}"]) from exc
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
-    try:
-        return Config(**data)
-    except ValidationError as exc:
-        raise ConfigError(_readable(path, exc)) from exc
-    except (TypeError, ValueError) as exc:  # a top-level key that is not a valid field name
-        raise ConfigError([f"{path}: {exc}"]) from exc
-
-
-def _readable(path: Path, exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown option"
-        elif err["type"] == "missing":
-            msg = "required option is missing"
-        elif err["type"] == "literal_error":
-            msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
-        elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
-            msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
-        elif err["type"].split("_")[0] in EXPECTED:
-            msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
-        msg = msg.removeprefix("Value error, ")
-        if err["type"] == "value_error" and not loc:
-            # Cross-checks carry their own dotted paths.
-            lines += [f"{path}: {part}" for part in msg.split("; ")]
-            continue
-        env = _env_name(err["loc"])
-        source = f" (from {env})" if env and env in os.environ else ""
-        lines.append(f"{path}: {loc or '(top level)'}: {msg}{source}")
-    return lines
-
-
-# Options that hold money: a wrong type gets a hint about integer cents.
-MONEY_OPTIONS = frozenset({"price", "value", "max_credit", "exact_change_limit"})
-EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false",
-            "string": "text in quotes"}
-
-
-def _shown(err: Any) -> str:
-    """The offending value, unless the option is a secret."""
-    if any("password" in str(part) for part in err["loc"]):
-        return "(hidden)"
-    return repr(err.get("input"))[:40]
-
-
-def _is_union_tag(part: object) -> bool:
-    # Discriminated unions add the tag ("cctalk") and model names to the location.
-    return isinstance(part, str) and (
-        part in {"cctalk", "pulse", "virtual", "gpio"} or bool(re.match(r"^[A-Z]\w+Config$", part))
-    )
-
-
-def _env_name(loc: tuple[Any, ...]) -> str:
-    return "VENDD_" + "__".join(str(p).upper() for p in loc)
