@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from vendd.config import Config, load_config, pin_table
+from vendd.config import Config, checked_config, load_config, on_raspberry_pi, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.verify import verify
@@ -20,6 +20,7 @@ from vendd.money import Money
 
 DEFAULT_CONFIG = "/etc/vendd/vendd.toml"
 EXIT_USAGE = 2
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: `run` with a config that cannot work; not restarted
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG if args.command == "run" else EXIT_USAGE
     except VenddError as exc:
         print(f"vendd: {exc}", file=sys.stderr)
         return 1
@@ -95,7 +96,8 @@ def _ledger_path(args: argparse.Namespace, config: Config) -> Path:
 
 
 def _check_config(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.file or args.config)
+    # The same checks as `run` (files, folders, device nodes on a Pi): one shared function.
+    config = checked_config(args.file or args.config, at_run=False)
     money = Money(config.machine.currency, config.machine.decimals)
     m = config.machine
     out.write(f"{args.file or args.config}: OK\n")
@@ -123,9 +125,22 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
               f"display {config.display.kind}; {len(pin_table(config))} GPIO pins\n")
     mq = config.mqtt
     out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
-              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}{_password_note(config)}\n")
     out.write(f"ledger   {config.ledger.path}\n")
+    if not on_raspberry_pi():
+        out.write("note     not a Raspberry Pi: serial ports, I2C and GPIO are checked on the "
+                  "Pi itself\n")
     return 0
+
+
+def _password_note(config: Config) -> str:
+    mq = config.mqtt
+    if mq.password_credential is not None:
+        return (f", password from systemd credential {mq.password_credential}"
+                " (checked when the service starts)")
+    if mq.password_file is not None:
+        return f", password from {mq.password_file}"
+    return ""
 
 
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -232,7 +247,7 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from vendd.service import run_service
 
-    return run_service(load_config(args.config), args.log_level)
+    return run_service(checked_config(args.config, at_run=True), args.log_level)
 
 
 def _selftest(args: argparse.Namespace, out: TextIO) -> int:

@@ -21,7 +21,8 @@ from vendd.config.devices import (
     VirtualCoinAcceptorConfig,
     VirtualDispenserConfig,
 )
-from vendd.config.loading import load_config
+from vendd.config.files import check_files, on_raspberry_pi, password_of, tls_context
+from vendd.config.loading import checked_config, load_config
 from vendd.config.models import (
     Config,
     LedgerConfig,
@@ -69,6 +70,11 @@ __all__ = [
     "TlsConfig",
     "VirtualCoinAcceptorConfig",
     "VirtualDispenserConfig",
+    "check_files",
+    "checked_config",
     "load_config",
+    "on_raspberry_pi",
+    "password_of",
     "pin_table",
+    "tls_context",
 ]

@@ -1,11 +1,74 @@
-"""The config's cross-field rules: duplicate ids, coin tables, and every GPIO pin used once."""
+"""The config's cross-field rules: ids that must match, money within `sales.max_credit`,
+coin tables, a motor for every slot, and every GPIO pin used once.
+
+Each problem is one `dotted.path: what is wrong` string, with list items by index
+(`slots.3.price`); the loader shows them by id (`slots[A3].price`) with the TOML line."""
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vendd.config.models import Config
+
+# Pins with a job of their own on the header, taken when that device is configured.
+I2C_PINS = {2: "the LCD's I2C SDA", 3: "the LCD's I2C SCL"}
+UART_PINS = {14: "the MDB UART's TXD", 15: "the MDB UART's RXD"}
+
+
+def cross_checks(config: Config) -> list[str]:
+    problems: list[str] = []
+    problems += _ids(config)
+    problems += _money(config)
+    if config.coin_acceptor is not None:
+        problems += check_coins(config.coin_acceptor)
+    problems += _motors(config)
+    problems += check_pins(config)
+    return problems
+
+
+def _ids(config: Config) -> list[str]:
+    problems = duplicates("makers", [m.id for m in config.makers], "maker id")
+    known = [m.id for m in config.makers]
+    seen: dict[str, int] = {}
+    for i, slot in enumerate(config.slots):
+        if slot.maker not in known:
+            hint = difflib.get_close_matches(slot.maker, known, n=1)
+            also = f" (did you mean {hint[0]!r}?)" if hint else f" (makers: {', '.join(known)})"
+            problems.append(f"slots.{i}.maker: unknown maker {slot.maker!r}{also}")
+        if slot.id in seen:
+            problems.append(f"slots.{i}.id: duplicate slot id {slot.id!r}")
+        seen.setdefault(slot.id, i)
+    return problems
+
+
+def _money(config: Config) -> list[str]:
+    limit = config.sales.max_credit
+    over = f"is more than sales.max_credit ({limit})"
+    problems = [f"slots.{i}.price: {slot.price} {over}: no buyer could pay it"
+                for i, slot in enumerate(config.slots) if slot.price > limit]
+    if config.coin_acceptor is not None:
+        problems += [f"coin_acceptor.coins.{i}.value: {coin.value} {over}: the coin would "
+                     "always be refused" for i, coin in enumerate(config.coin_acceptor.coins)
+                     if coin.value > limit]
+    if config.service.price_step > limit:
+        problems.append(f"service.price_step: {config.service.price_step} {over}")
+    changer = config.mdb.changer if config.mdb is not None else None
+    if changer is not None and (changer.exact_change_limit or 0) > limit:
+        problems.append(f"mdb.changer.exact_change_limit: {changer.exact_change_limit} {over}")
+    return problems
+
+
+def _motors(config: Config) -> list[str]:
+    d = config.dispenser
+    if d.kind != "gpio":
+        return []
+    wired = d.motor_slots()
+    where = "rows x columns" if d.wiring == "matrix" else "motors"
+    return [f"slots.{i}.id: no motor for {slot.id} in dispenser.{where} "
+            f"({', '.join(wired)})" for i, slot in enumerate(config.slots)
+            if slot.id not in wired]
 
 
 def duplicates(where: str, values: list[str], what: str) -> list[str]:
@@ -62,6 +125,10 @@ def pin_table(config: Config) -> list[tuple[int, str]]:
 
 def check_pins(config: Config) -> list[str]:
     first: dict[int, str] = {}
+    if config.display.kind == "lcd":
+        first.update({pin: job for pin, job in I2C_PINS.items()})
+    if config.mdb is not None and config.mdb.link == "uart":
+        first.update({pin: job for pin, job in UART_PINS.items()})
     out = []
     for pin, where in pin_table(config):
         if pin in first:

@@ -1,86 +1,109 @@
 """Loading the config file: TOML plus `VENDD_*` environment overrides, validated by the models,
-with readable one-line errors that name the file and the dotted option."""
+with one readable line per problem (see `problems`).
+
+What is refused before the models see it: a file too large or nested too deep to be a config
+(a clear line rather than a crash), and a password written in the text (the file is readable by
+the vendd group; a password belongs in a systemd credential or a file of its own)."""
 
 from __future__ import annotations
 
 import os
-import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from vendd.config.files import check_files
+from vendd.config.lines import locate
 from vendd.config.models import Config
+from vendd.config.problems import Source, located, readable
 from vendd.errors import ConfigError
+
+MAX_BYTES = 1 << 20  # the museum machine's config is 5 kB
+MAX_DEPTH = 8  # [mqtt.requests] is three levels; an inline table inside it four
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Load and validate; raise ConfigError with one `file: field: problem` line each."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError([f"{path}: no such config file"])
+    """Load and validate; raise ConfigError with one `file[:line]: option: problem` line each."""
+    return _load(Path(path))[0]
+
+
+def checked_config(path: str | os.PathLike[str], *, at_run: bool, devices: bool | None = None,
+                   environ: Mapping[str, str] | None = None) -> Config:
+    """`load_config`, then every file and device the config names (`files.check_files`): what
+    `vendd check-config` (at_run=False) and `vendd run` (at_run=True) both call."""
+    config, source = _load(Path(path))
+    problems = check_files(config, at_run=at_run, devices=devices, environ=environ)
+    if problems:
+        raise ConfigError(located(source, problems))
+    return config
+
+
+def _load(path: Path) -> tuple[Config, Source]:
+    text = _read(path)
+    source = Source(path, _parse(path, text), locate(text))
+    problems = _refused_in_text(source)
+    if problems:
+        raise ConfigError(problems)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Config(**source.data), source
+    except ValidationError as exc:
+        raise ConfigError(readable(source, exc)) from exc
+
+
+def _read(path: Path) -> str:
+    try:
+        if not path.is_file():
+            raise ConfigError([f"{path}: no such config file"])
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError([f"{path}: {path.stat().st_size} bytes is too large for a config "
+                               f"file (at most {MAX_BYTES})"])
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{path}: not a UTF-8 text file ({exc.reason})"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: invalid TOML: {exc}"]) from exc
+    except PermissionError as exc:
+        raise ConfigError([f"{path}: cannot read it (permission denied): it is readable by "
+                           "root and the vendd group; use sudo"]) from exc
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
+
+
+def _parse(path: Path, text: str) -> dict[str, Any]:
     try:
-        return Config(**data)
-    except ValidationError as exc:
-        raise ConfigError(_readable(path, exc)) from exc
-    except (TypeError, ValueError) as exc:  # a top-level key that is not a valid field name
-        raise ConfigError([f"{path}: {exc}"]) from exc
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: invalid TOML: {exc}"]) from exc
+    except RecursionError as exc:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError([f"{path}: values nested too deeply (at most {MAX_DEPTH} levels)"]) \
+            from exc
+    depth = _depth(data)
+    if depth > MAX_DEPTH:
+        raise ConfigError([f"{path}: values nested {depth} levels deep (at most {MAX_DEPTH})"])
+    return data
 
 
-def _readable(path: Path, exc: ValidationError) -> list[str]:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"] if not _is_union_tag(p))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown option"
-        elif err["type"] == "missing":
-            msg = "required option is missing"
-        elif err["type"] == "literal_error":
-            msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
-        elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
-            msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
-        elif err["type"].split("_")[0] in EXPECTED:
-            msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
-        msg = msg.removeprefix("Value error, ")
-        if err["type"] == "value_error" and not loc:
-            # Cross-checks carry their own dotted paths.
-            lines += [f"{path}: {part}" for part in msg.split("; ")]
-            continue
-        env = _env_name(err["loc"])
-        source = f" (from {env})" if env and env in os.environ else ""
-        lines.append(f"{path}: {loc or '(top level)'}: {msg}{source}")
-    return lines
+def _depth(data: object) -> int:
+    """How deeply tables and lists nest, without recursion (the input may be hostile)."""
+    deepest, stack = 0, [(data, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(node, dict):
+            stack += [(v, level + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, level + 1) for v in node]
+    return deepest
 
 
-# Options that hold money: a wrong type gets a hint about integer cents.
-MONEY_OPTIONS = frozenset({"price", "value", "max_credit", "exact_change_limit"})
-EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false",
-            "string": "text in quotes"}
-
-
-def _shown(err: Any) -> str:
-    """The offending value, unless the option is a secret."""
-    if any("password" in str(part) for part in err["loc"]):
-        return "(hidden)"
-    return repr(err.get("input"))[:40]
-
-
-def _is_union_tag(part: object) -> bool:
-    # Discriminated unions add the tag ("cctalk") and model names to the location.
-    return isinstance(part, str) and (
-        part in {"cctalk", "pulse", "virtual", "gpio"} or bool(re.match(r"^[A-Z]\w+Config$", part))
-    )
-
-
-def _env_name(loc: tuple[Any, ...]) -> str:
-    return "VENDD_" + "__".join(str(p).upper() for p in loc)
+def _refused_in_text(source: Source) -> list[str]:
+    mqtt = source.data.get("mqtt")
+    if isinstance(mqtt, dict) and "password" in mqtt:
+        # The value is never shown: this line ends up in the journal.
+        return [f"{source.prefix(('mqtt', 'password'))}: mqtt.password: a password never goes "
+                "in the config file (the vendd group can read it): use "
+                "mqtt.password_credential (systemd LoadCredential=) or mqtt.password_file"]
+    return []

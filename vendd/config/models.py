@@ -16,8 +16,21 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from vendd.config.base import Ident, Model, Price, SlotId
-from vendd.config.checks import check_coins, check_pins, duplicates
+from vendd.config.base import (
+    CLIENT_ID,
+    HOST,
+    TOPIC,
+    Flag,
+    Ident,
+    Model,
+    Name,
+    Price,
+    Seconds,
+    SlotId,
+    seconds,
+    text,
+)
+from vendd.config.checks import cross_checks
 from vendd.config.devices import (
     ButtonsConfig,
     CoinAcceptorConfig,
@@ -30,8 +43,8 @@ from vendd.money import CURRENCY_SYMBOLS
 
 class MachineConfig(Model):
     id: Ident
-    name: str
-    location: str = ""
+    name: Name  # type: ignore[valid-type]
+    location: text(80, empty=True) = ""  # type: ignore[valid-type]
     currency: str = "USD"
     decimals: int = Field(default=2, ge=0, le=3)
     language: Literal["es", "en"] = "es"
@@ -57,7 +70,7 @@ class MachineConfig(Model):
 
 class MakerConfig(Model):
     id: Ident
-    name: str
+    name: Name  # type: ignore[valid-type]
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # service-menu PIN
 
 
@@ -78,24 +91,26 @@ class SharesConfig(Model):
 
 class SlotConfig(Model):
     id: SlotId
-    product: str
+    product: text(40)  # type: ignore[valid-type]
     maker: Ident
     price: Price
     capacity: int = Field(gt=0, le=99)
 
 
 class SalesConfig(Model):
-    max_credit: Price = 2000
-    selection_timeout_s: float = Field(default=4.0, gt=0)  # how long a message stays up
-    unclaimed_credit_s: float = Field(default=300.0, gt=0)  # idle credit becomes unclaimed
+    # Every price, coin and change limit must fit under it; the bound keeps sums far from
+    # the ledger's 64-bit limit.
+    max_credit: Price = Field(default=2000, le=10**12)
+    selection_timeout_s: Seconds = seconds(4.0, most=60)  # how long a message stays up
+    unclaimed_credit_s: Seconds = seconds(300.0, most=7 * 86400)  # then credit is unclaimed
 
 
 class ServiceConfig(Model):
     """The seamstresses' service menu on the buttons and the display."""
 
-    timeout_s: float = Field(default=60.0, gt=0)  # no press this long: back to sale
+    timeout_s: Seconds = seconds(60.0, most=3600)  # no press this long: back to sale
     pin_tries: int = Field(default=3, ge=1, le=10)  # wrong PINs before the menu locks
-    lock_s: float = Field(default=300.0, gt=0)  # how long it stays locked
+    lock_s: Seconds = seconds(300.0, most=86400)  # how long it stays locked
     price_step: Price = 25  # cents added or taken by one press in the price screen
 
 
@@ -104,35 +119,56 @@ class TlsConfig(Model):
     cert_file: Path | None = None
     key_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _pair(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (a client certificate and "
+                             "its key)")
+        return self
+
 
 class RequestsConfig(Model):
     """Coordinator requests over MQTT; each action is off unless switched on."""
 
-    set_price: bool = False
-    set_stock: bool = False
-    enable_slot: bool = False
-    disable_slot: bool = False
-    out_of_service: bool = False
-    back_in_service: bool = False
-    report: bool = False
-    ping: bool = False
+    set_price: Flag = False
+    set_stock: Flag = False
+    enable_slot: Flag = False
+    disable_slot: Flag = False
+    out_of_service: Flag = False
+    back_in_service: Flag = False
+    report: Flag = False
+    ping: Flag = False
 
 
 class MqttConfig(Model):
-    enabled: bool = True
-    host: str = "localhost"
+    enabled: Flag = True
+    host: str = Field(default="localhost", pattern=HOST)
     port: int = Field(default=1883, ge=1, le=65535)
-    prefix: str = Field(default="vendd", pattern=r"^[^#+/][^#+]*$")
-    client_id: str | None = None
+    prefix: str = Field(default="vendd", pattern=TOPIC)
+    client_id: str | None = Field(default=None, pattern=CLIENT_ID)
     keepalive_s: int = Field(default=60, ge=5, le=3600)
-    session_expiry_s: int = Field(default=86400, ge=0)
-    username: str | None = None
-    password: SecretStr | None = None  # only from the environment: VENDD_MQTT__PASSWORD
+    session_expiry_s: int = Field(default=86400, ge=0, le=2**32 - 1)  # MQTT 5's own limit
+    username: text(128) | None = None  # type: ignore[valid-type]
+    # Never in the config text (the loader refuses it there): from a systemd credential, a
+    # file, or the environment of a test run.
+    password: SecretStr | None = None
     password_file: Path | None = None
+    password_credential: Ident | None = None  # systemd LoadCredential= name
     tls: TlsConfig | None = None
-    discovery: bool = False
-    discovery_prefix: str = "homeassistant"
+    discovery: Flag = False
+    discovery_prefix: str = Field(default="homeassistant", pattern=TOPIC)
     requests: RequestsConfig = RequestsConfig()
+
+    @model_validator(mode="after")
+    def _password(self) -> MqttConfig:
+        sources = [name for name in ("password", "password_file", "password_credential")
+                   if getattr(self, name) is not None]
+        if len(sources) > 1:
+            raise ValueError(f"{' and '.join(sources)}: give the password one way only")
+        written = [name for name in sources if name != "password"]  # the environment's
+        if written and self.username is None:  # password meets its username only in the client
+            raise ValueError(f"{written[0]} is set but username is not")
+        return self
 
 
 class LedgerConfig(Model):
@@ -149,9 +185,9 @@ class Config(BaseSettings):
     )
 
     machine: MachineConfig
-    makers: list[MakerConfig]
+    makers: list[MakerConfig] = Field(min_length=1, max_length=200)
     shares: SharesConfig = SharesConfig()
-    slots: list[SlotConfig]
+    slots: list[SlotConfig] = Field(min_length=1, max_length=200)
     sales: SalesConfig = SalesConfig()
     coin_acceptor: CoinAcceptorConfig | None = None
     dispenser: DispenserConfig
@@ -176,21 +212,7 @@ class Config(BaseSettings):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
-        problems: list[str] = []
-        maker_ids = [m.id for m in self.makers]
-        problems += duplicates("makers", maker_ids, "maker id")
-        known = set(maker_ids)
-        seen: dict[str, int] = {}
-        for i, slot in enumerate(self.slots):
-            if slot.maker not in known:
-                problems.append(f"slots.{i}.maker: unknown maker {slot.maker!r}")
-            if slot.id in seen:
-                first = seen[slot.id]
-                problems.append(f"slots.{i}.id: duplicate slot id {slot.id!r} (see slots.{first})")
-            seen.setdefault(slot.id, i)
-        if self.coin_acceptor is not None:
-            problems += check_coins(self.coin_acceptor)
-        problems += check_pins(self)
+        problems = cross_checks(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
