@@ -56,7 +56,7 @@ def test_the_example_is_the_museum_machine() -> None:
                                           "dispenser.rows.A"),
         ('timezone = "America/Guayaquil"', 'timezone = "Mars/Olympus"',
          "machine.timezone: unknown time zone"),
-        ("capacity = 8\n", "", "slots[A1].capacity: required option is missing"),
+        ("capacity = 5\n", "", "slots[A2].capacity: required option is missing"),
         ("position = 2", "position = 1", "coin_acceptor.coins[#2].position: 1 is used by"),
     ],
 )
@@ -67,10 +67,14 @@ def test_each_mistake_is_one_line_naming_the_option(tmp_path: Path, old: str, ne
     assert any(expected in p for p in problems), problems
 
 
+def _line_starting(text: str) -> int:
+    return next(i for i, line in enumerate(EXAMPLE.splitlines(), 1) if line.startswith(text))
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     text = EXAMPLE.replace('name = "Rosa Quishpe"', 'name = "Rosa Quishpe', 1)
     (problem,) = _problems(tmp_path, text)
-    line = EXAMPLE.splitlines().index('name = "Rosa Quishpe"') + 1
+    line = _line_starting('name = "Rosa Quishpe"')
     assert "invalid TOML" in problem and f"line {line}," in problem
 
 
@@ -102,7 +106,7 @@ def test_check_config_summary_and_exit_codes(tmp_path: Path,
     bad.write_text(EXAMPLE.replace("price = 350", "price = 0"), encoding="utf-8")
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    line = EXAMPLE.splitlines().index("price = 350") + 1
+    line = _line_starting("price = 350")
     assert err == [f"{bad}:{line}: slots[A1].price: a price must be more than zero (integer "
                    f"cents, e.g. 350 for 3.50), got 0"]
 
