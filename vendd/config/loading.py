@@ -78,14 +78,14 @@ def _parse(path: Path, text: str) -> dict[str, Any]:
     except RecursionError as exc:  # tomllib recurses into nested arrays and inline tables
         raise ConfigError([f"{path}: values nested too deeply (at most {MAX_DEPTH} levels)"]) \
             from exc
-    depth = _depth(data)
-    if depth > MAX_DEPTH:
-        raise ConfigError([f"{path}: values nested {depth} levels deep (at most {MAX_DEPTH})"])
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError([f"{path}: values nested more than {MAX_DEPTH} levels deep"])
     return data
 
 
 def _depth(data: object) -> int:
-    """How deeply tables and lists nest, without recursion (the input may be hostile)."""
+    """How deeply tables and lists nest (stops counting past MAX_DEPTH), without recursion:
+    the input may be hostile."""
     deepest, stack = 0, [(data, 0)]
     while stack:
         node, level = stack.pop()

@@ -32,7 +32,7 @@ EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false
 PATTERNS = {**PATTERN_WORDS, r"^[0-9]{4,8}$": "4 to 8 digits in quotes"}
 # Discriminated unions put the tag and the model name in the location.
 _TAGS = {"cctalk", "pulse", "virtual", "gpio"}
-_NAMEABLE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_NAMEABLE = re.compile(r"[^\s\[\]'\"]{1,32}")  # shown as it is written: no spaces or brackets
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,10 @@ def _message(err: Any) -> str:
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         return f"must be {PATTERNS.get(pattern, f'text matching {pattern}')}, got {got}"
-    if kind == "string_too_short":
+    text = isinstance(err.get("input"), str)
+    if kind == "string_too_short" or (kind == "too_short" and text):
         return "must not be empty"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and text):
         return f"must be at most {ctx.get('max_length')} characters long"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} (none given)"
