@@ -45,11 +45,20 @@ _IDENT = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _SLOT = re.compile(r"[A-Z][0-9]{1,2}")
 
 
+def shown(value: Any) -> str:
+    """A refused value as the message shows it: short, and tables and lists by name."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)[:40]
+
+
 def _matching(pattern: re.Pattern[str], kind: str, rule: str) -> Any:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise PydanticCustomError(kind, "{rule}, got {got}", {"rule": rule,
-                                                                    "got": repr(value)[:40]})
+                                                                    "got": shown(value)})
         return value
     return AfterValidator(check)
 
@@ -58,7 +67,7 @@ def _text_only(value: Any) -> Any:
     # Checked before pydantic's own str handling so a number or a table gets the same words.
     if not isinstance(value, str):
         raise PydanticCustomError("text_type", "must be text in quotes, got {got}",
-                                  {"got": repr(value)[:40]})
+                                  {"got": shown(value)})
     return value
 
 
@@ -91,7 +100,7 @@ def _strict_bool(value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise PydanticCustomError("strict_bool", "must be true or false (no quotes), got {got}",
-                              {"got": repr(value)[:40]})
+                              {"got": shown(value)})
 
 
 Flag = Annotated[bool, BeforeValidator(_strict_bool)]
@@ -102,11 +111,11 @@ def _whole_cents(value: Any) -> Any:
     # string of digits is read as the number it spells.
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError("cents_type", "must be whole cents (350 means 3.50), got {got}",
-                                  {"got": repr(value)[:40]})
+                                  {"got": shown(value)})
     if isinstance(value, str):
         if not re.fullmatch(r"-?[0-9]{1,19}", value.strip()):
             raise PydanticCustomError("cents_type", "must be whole cents (350 means 3.50), "
-                                      "got {got}", {"got": repr(value)[:40]})
+                                      "got {got}", {"got": shown(value)})
         return int(value)
     return value
 
