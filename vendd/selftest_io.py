@@ -144,6 +144,13 @@ def broker_check(config: Config) -> list[Result]:
         client.disconnect()
         client.loop_stop()
     rc = answer.get("rc")
+    if rc is None and m.tls is not None:
+        from vendd.config import tls_context
+        from vendd.telemetry.tls import tls_probe
+
+        probed = tls_probe(m.host, m.port, tls_context(m.tls))
+        if probed is not None:
+            return [fail("mqtt", "broker", f"{where}: {probed[1]}")]
     if rc is None:
         return [fail("mqtt", "broker", f"{where}: no answer in {BROKER_TIMEOUT_S:.0f} s")]
     if rc.is_failure:

@@ -5,6 +5,7 @@ journaled fault) and by `vendd selftest`."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 # OpenSSL X509_V_ERR_* codes -> (fault code, what to do).
@@ -44,3 +45,20 @@ def tls_failure(exc: BaseException | None) -> tuple[str, str] | None:
     else:
         return "tls_failed", f"TLS handshake failed: {exc.reason or exc}"
     return code, f"{_WORDS[code]} ({exc.reason})"
+
+
+def tls_probe(host: str, port: int, context: ssl.SSLContext,
+              timeout_s: float = 5.0) -> tuple[str, str] | None:
+    """One TLS handshake and a short read, for `selftest` when the broker did not answer: with
+    TLS 1.3 a broker that wants (or refuses) our client certificate says so only after the
+    handshake. None when TLS itself is fine."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            tls.settimeout(1.0)
+            tls.recv(1)
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        return tls_failure(exc)
+    except OSError:  # a timeout means the TLS session is up; other errors are not TLS's
+        return None
+    return None
