@@ -174,3 +174,24 @@ def test_vendd_run_is_ready_and_stops_cleanly_in_the_sandbox(folder: Path) -> No
     ledger = state / "vendd.db"
     info = ledger.stat()
     assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (USER, 0o600)  # UMask=0077
+
+
+def test_a_ledger_folder_the_service_cannot_write_exits_78(folder: Path) -> None:
+    # 78 (EX_CONFIG) is in the unit's RestartPreventExitStatus=: no restart every 5 s forever.
+    state = folder / "state"
+    state.mkdir(mode=0o755)
+    os.chown(state, OWNER, OWNER)  # not the service user's
+    config = folder / "vendd.toml"
+    config.write_text(CONFIG.format(ledger=state / "vendd.db"))
+    config.chmod(0o644)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([*_sandbox(str(NOBODY)), sys.executable, "-m", "vendd.cli", "run",
+                           "--config", str(config)], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 78, proc.stderr
+    line = CONFIG.splitlines().index('path = "{ledger}"') + 1
+    assert proc.stderr == (f"{config}:{line}: ledger.path: cannot create {state / 'vendd.db'} "
+                           f"(permission denied on {state}): the vendd user owns "
+                           "/var/lib/vendd\n")
+    assert not (state / "vendd.db").exists()
