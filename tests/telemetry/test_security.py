@@ -43,6 +43,19 @@ def test_password_from_a_file(tmp_path: Path, broker: Broker, feed: Feed,
     feed_flows(start_daemon(config), feed, config)
 
 
+def test_password_from_a_systemd_credential(tmp_path: Path, broker: Broker, feed: Feed,
+                                            start_daemon, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    # What LoadCredential=mqtt-password:/etc/vendd/mqtt-password hands the service.
+    folder = tmp_path / "credentials"
+    folder.mkdir()
+    (folder / "mqtt-password").write_text(PASSWORD + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(folder))
+    config = mqtt_config(tmp_path, broker.pw_port, username=USER,
+                         password_credential="mqtt-password")
+    feed_flows(start_daemon(config), feed, config)
+
+
 def test_password_from_the_environment(tmp_path: Path, broker: Broker, feed: Feed,
                                        start_daemon, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VENDD_MQTT__PASSWORD", PASSWORD)
