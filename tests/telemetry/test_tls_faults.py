@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from feed_helpers import Broker, Certs, journal, make_certs, mqtt_config, sell, wait_until
 
-from vendd.selftest_io import Status, broker_check
+from vendd.cli.selftest_io import Status, broker_check
 
 
 def _fault(config, code: str) -> dict[str, object]:

@@ -135,8 +135,8 @@ def broker_check(config: Config) -> list[Result]:
     except (OSError, ValueError) as exc:  # refused, unreachable, TLS handshake, bad host
         from vendd.telemetry.tls import tls_failure
 
-        tls = tls_failure(exc)
-        return [fail("mqtt", "broker", f"{where}: {tls[1] if tls else exc}")]
+        named = tls_failure(exc)
+        return [fail("mqtt", "broker", f"{where}: {named[1] if named else exc}")]
     client.loop_start()
     try:
         done.wait(BROKER_TIMEOUT_S)

@@ -3,7 +3,6 @@ field types in `base`), cross-field rules (`checks`) and loading with one-line e
 (`loading`). Every public name is importable from `vendd.config`."""
 
 from vendd.config.base import Cents, Ident, Model, Pin, Price, SlotId
-from vendd.config.checks import pin_table
 from vendd.config.devices import (
     ButtonsConfig,
     CctalkConfig,
@@ -24,7 +23,6 @@ from vendd.config.devices import (
 from vendd.config.files import check_files, on_raspberry_pi, password_of, tls_context
 from vendd.config.loading import checked_config, load_config
 from vendd.config.models import (
-    Config,
     LedgerConfig,
     MachineConfig,
     MakerConfig,
@@ -36,6 +34,7 @@ from vendd.config.models import (
     SlotConfig,
     TlsConfig,
 )
+from vendd.config.root import Config, pin_table
 
 __all__ = [
     "ButtonsConfig",

@@ -82,14 +82,15 @@ def _no_control(value: str) -> str:
     return value
 
 
-def text(max_length: int, *, empty: bool = False) -> Any:
-    """A one-line text of at most `max_length` characters (a name, a product, a label)."""
-    return Annotated[str, BeforeValidator(_text_only),
-                     Field(min_length=0 if empty else 1, max_length=max_length),
-                     AfterValidator(_no_control)]
-
-
-Name = text(64)
+# One-line texts of at most so many characters: names, products, labels, paths.
+_TEXT = BeforeValidator(_text_only)
+_ONE_LINE = AfterValidator(_no_control)
+Name = Annotated[str, _TEXT, Field(min_length=1, max_length=64), _ONE_LINE]
+Product = Annotated[str, _TEXT, Field(min_length=1, max_length=40), _ONE_LINE]
+Label = Annotated[str, _TEXT, Field(min_length=1, max_length=16), _ONE_LINE]
+Location = Annotated[str, _TEXT, Field(max_length=80), _ONE_LINE]  # may be empty
+Username = Annotated[str, _TEXT, Field(min_length=1, max_length=128), _ONE_LINE]
+DevicePath = Annotated[str, _TEXT, Field(min_length=1, max_length=255), _ONE_LINE]
 
 
 def _strict_bool(value: Any) -> bool:
@@ -148,8 +149,9 @@ def _finite(value: float) -> float:
 
 def seconds(default: float | None, *, most: float, zero: bool = False) -> Any:
     """A duration in seconds: more than zero (or zero, when `zero`) and at most `most`."""
-    bound = {"ge": 0} if zero else {"gt": 0}
-    return Field(default=default, le=most, **bound)
+    if zero:
+        return Field(default=default, ge=0, le=most)
+    return Field(default=default, gt=0, le=most)
 
 
 Seconds = Annotated[float, AfterValidator(_finite)]

@@ -11,21 +11,20 @@ from vendd.config.base import (
     COLUMN_KEY,
     ROW_KEY,
     Cents,
+    DevicePath,
     Flag,
+    Label,
     Model,
     Pin,
     Price,
     Seconds,
     SlotId,
     seconds,
-    text,
 )
 
 # The keys of a matrix: rows are letters, columns numbers; together they name a slot (A1).
 RowKey = Annotated[str, Field(pattern=ROW_KEY)]
 ColumnKey = Annotated[str, Field(pattern=COLUMN_KEY)]
-# A serial device: /dev/ttyUSB0, /dev/serial/by-id/..., /dev/serial0.
-DevicePath = text(255)
 # The longest a stopping daemon may wait for a turning motor: the unit's TimeoutStopSec=45s
 # must leave time to close the ledger after it.
 VEND_GRACE_MAX_S = 30.0
@@ -33,7 +32,7 @@ VEND_GRACE_MAX_S = 30.0
 
 class CoinConfig(Model):
     value: Price
-    label: text(16)  # type: ignore[valid-type]
+    label: Label
     position: int | None = Field(default=None, ge=1, le=16)  # ccTalk coin position
     pulses: int | None = Field(default=None, ge=1, le=50)  # pulse acceptor count
 
@@ -45,7 +44,7 @@ class VirtualCoinAcceptorConfig(Model):
 
 class CctalkConfig(Model):
     kind: Literal["cctalk"]
-    port: DevicePath  # type: ignore[valid-type]
+    port: DevicePath  # /dev/ttyUSB0, /dev/serial/by-id/..., /dev/serial0
     address: int = Field(default=2, ge=1, le=255)
     baud: Literal[4800, 9600, 19200, 38400, 57600, 115200] = 9600
     checksum: Literal["simple", "crc16"] = "simple"
@@ -89,7 +88,8 @@ class DispenserTiming(Model):
 
 class VirtualDispenserConfig(DispenserTiming):
     kind: Literal["virtual"]
-    turn_time_s: Seconds = seconds(0.2, most=10, zero=True)
+    # How long a simulated turn takes; tests use a turn far longer than any timeout.
+    turn_time_s: Seconds = seconds(0.2, most=600, zero=True)
 
 
 class GpioDispenserConfig(DispenserTiming):
@@ -186,7 +186,7 @@ class MdbConfig(Model):
     (an ASCII adapter at 115200) or `sim` (the simulator's in-band framed pty)."""
 
     link: Literal["uart", "bridge", "sim"]
-    port: DevicePath  # type: ignore[valid-type]
+    port: DevicePath  # /dev/ttyUSB0, /dev/serial/by-id/..., /dev/serial0
     response_timeout_ms: int = Field(default=10, ge=5, le=500)  # MDB: first byte <= 5 ms
     retries: int = Field(default=2, ge=0, le=10)
     poll_interval_ms: int = Field(default=50, ge=1, le=1000)  # one round over every device

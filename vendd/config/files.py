@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import ssl
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from vendd.config.checks import pin_table
-from vendd.config.models import Config, MqttConfig, TlsConfig
+from vendd.config.models import MqttConfig, TlsConfig
+from vendd.config.root import Config, pin_table
 from vendd.errors import ConfigError
 
 PI_MODEL = Path("/proc/device-tree/model")
@@ -44,17 +44,18 @@ def check_files(config: Config, *, at_run: bool, devices: bool | None = None,
     problems: list[str] = []
     if config.mqtt.enabled:
         problems += _collect(lambda: password_of(config.mqtt, env, at_run=at_run))
-        if config.mqtt.tls is not None:
-            problems += _collect(lambda: tls_context(config.mqtt.tls))  # type: ignore[arg-type]
+        tls = config.mqtt.tls
+        if tls is not None:
+            problems += _collect(lambda: tls_context(tls))
     problems += _ledger(config.ledger.path, at_run=at_run)
     if devices if devices is not None else on_raspberry_pi():
         problems += _devices(config)
     return problems
 
 
-def _collect(check: object) -> list[str]:
+def _collect(check: Callable[[], object]) -> list[str]:
     try:
-        check()  # type: ignore[operator]
+        check()
     except ConfigError as exc:
         return exc.problems
     return []

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from vendd.config.files import check_files
 from vendd.config.lines import locate
-from vendd.config.models import Config
 from vendd.config.problems import Source, located, readable
+from vendd.config.root import Config
 from vendd.errors import ConfigError
 
 MAX_BYTES = 1 << 20  # the museum machine's config is 5 kB

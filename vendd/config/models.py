@@ -1,6 +1,6 @@
-"""The config's top-level models: the machine, makers, slots, sales, service menu, MQTT and
-ledger sections, and `Config`, the whole file (its cross-field rules are in `checks`). The
-device sections are in `devices`, the shared field types in `base`."""
+"""The config's sections other than devices: the machine, makers, slots, sales, service menu,
+MQTT and ledger. The device sections are in `devices`, the shared field types in `base`, and
+`Config`, the whole file with its cross-field rules, in `root`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vendd.config.base import (
     CLIENT_ID,
@@ -22,29 +21,23 @@ from vendd.config.base import (
     TOPIC,
     Flag,
     Ident,
+    Location,
     Model,
     Name,
     Price,
+    Product,
     Seconds,
     SlotId,
+    Username,
     seconds,
-    text,
-)
-from vendd.config.checks import cross_checks
-from vendd.config.devices import (
-    ButtonsConfig,
-    CoinAcceptorConfig,
-    DispenserConfig,
-    DisplayConfig,
-    MdbConfig,
 )
 from vendd.money import CURRENCY_SYMBOLS
 
 
 class MachineConfig(Model):
     id: Ident
-    name: Name  # type: ignore[valid-type]
-    location: text(80, empty=True) = ""  # type: ignore[valid-type]
+    name: Name
+    location: Location = ""
     currency: str = "USD"
     decimals: int = Field(default=2, ge=0, le=3)
     language: Literal["es", "en"] = "es"
@@ -70,7 +63,7 @@ class MachineConfig(Model):
 
 class MakerConfig(Model):
     id: Ident
-    name: Name  # type: ignore[valid-type]
+    name: Name
     pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # service-menu PIN
 
 
@@ -91,7 +84,7 @@ class SharesConfig(Model):
 
 class SlotConfig(Model):
     id: SlotId
-    product: text(40)  # type: ignore[valid-type]
+    product: Product
     maker: Ident
     price: Price
     capacity: int = Field(gt=0, le=99)
@@ -148,7 +141,7 @@ class MqttConfig(Model):
     client_id: str | None = Field(default=None, pattern=CLIENT_ID)
     keepalive_s: int = Field(default=60, ge=5, le=3600)
     session_expiry_s: int = Field(default=86400, ge=0, le=2**32 - 1)  # MQTT 5's own limit
-    username: text(128) | None = None  # type: ignore[valid-type]
+    username: Username | None = None
     # Never in the config text (the loader refuses it there): from a systemd credential, a
     # file, or the environment of a test run.
     password: SecretStr | None = None
@@ -173,51 +166,3 @@ class MqttConfig(Model):
 
 class LedgerConfig(Model):
     path: Path = Path("/var/lib/vendd/vendd.db")
-
-
-class Config(BaseSettings):
-    model_config = SettingsConfigDict(
-        frozen=True,
-        extra="forbid",
-        env_prefix="VENDD_",
-        env_nested_delimiter="__",
-        hide_input_in_errors=True,
-    )
-
-    machine: MachineConfig
-    makers: list[MakerConfig] = Field(min_length=1, max_length=200)
-    shares: SharesConfig = SharesConfig()
-    slots: list[SlotConfig] = Field(min_length=1, max_length=200)
-    sales: SalesConfig = SalesConfig()
-    coin_acceptor: CoinAcceptorConfig | None = None
-    dispenser: DispenserConfig
-    buttons: ButtonsConfig = ButtonsConfig()
-    display: DisplayConfig = DisplayConfig()
-    service: ServiceConfig = ServiceConfig()
-    mqtt: MqttConfig = MqttConfig()
-    ledger: LedgerConfig = LedgerConfig()
-    mdb: MdbConfig | None = None
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the file, not the other way round.
-        return (env_settings, init_settings)
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Config:
-        problems = cross_checks(self)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def slot(self, slot_id: str) -> SlotConfig:
-        return next(s for s in self.slots if s.id == slot_id)
-
-

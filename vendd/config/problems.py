@@ -179,7 +179,7 @@ def _unknown(loc: Loc, data: dict[str, Any]) -> tuple[str, str | None]:
 
 def _fields_at(loc: Loc, data: dict[str, Any]) -> list[str]:
     """The options of the table at `loc`, following lists, tables and `kind` unions."""
-    from vendd.config.models import Config
+    from vendd.config.root import Config
 
     ann: Any = Config
     node: Any = data

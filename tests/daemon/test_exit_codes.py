@@ -12,8 +12,8 @@ from pathlib import Path
 
 from support import ROOT
 
+from vendd.daemon.systemd import EXIT_CONFIG, EXIT_FAILED, failure_status
 from vendd.errors import ConfigError, DeviceError, LedgerError
-from vendd.service import EXIT_CONFIG, EXIT_FAILED, failure_status
 
 CONFIG = """\
 [machine]

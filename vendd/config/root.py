@@ -1,4 +1,5 @@
-"""The config's cross-field rules: ids that must match, money within `sales.max_credit`,
+"""`Config`, the whole file: its sections (from `models` and `devices`), the environment's
+overrides, and its cross-field rules: ids that must match, money within `sales.max_credit`,
 coin tables, a motor for every slot, and every GPIO pin used once.
 
 Each problem is one `dotted.path: what is wrong` string, with list items by index
@@ -7,10 +8,77 @@ Each problem is one `dotted.path: what is wrong` string, with list items by inde
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from vendd.config.models import Config
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from vendd.config.devices import (
+    ButtonsConfig,
+    CoinAcceptorConfig,
+    DispenserConfig,
+    DisplayConfig,
+    MdbConfig,
+)
+from vendd.config.models import (
+    LedgerConfig,
+    MachineConfig,
+    MakerConfig,
+    MqttConfig,
+    SalesConfig,
+    ServiceConfig,
+    SharesConfig,
+    SlotConfig,
+)
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix="VENDD_",
+        env_nested_delimiter="__",
+        hide_input_in_errors=True,
+    )
+
+    machine: MachineConfig
+    makers: list[MakerConfig] = Field(min_length=1, max_length=200)
+    shares: SharesConfig = SharesConfig()
+    slots: list[SlotConfig] = Field(min_length=1, max_length=200)
+    sales: SalesConfig = SalesConfig()
+    coin_acceptor: CoinAcceptorConfig | None = None
+    dispenser: DispenserConfig
+    buttons: ButtonsConfig = ButtonsConfig()
+    display: DisplayConfig = DisplayConfig()
+    service: ServiceConfig = ServiceConfig()
+    mqtt: MqttConfig = MqttConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    mdb: MdbConfig | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file, not the other way round.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        problems = cross_checks(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def slot(self, slot_id: str) -> SlotConfig:
+        return next(s for s in self.slots if s.id == slot_id)
+
+
+
 
 # Pins with a job of their own on the header, taken when that device is configured.
 I2C_PINS = {2: "the LCD's I2C SDA", 3: "the LCD's I2C SCL"}
