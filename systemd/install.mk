@@ -69,9 +69,10 @@ install-config: install-user
 	  echo; \
 	  echo "################################################################################"; \
 	  echo "# WARNING: $(VENDD_CONFDIR)/vendd.toml is the EXAMPLE config."; \
-	  echo "# Its makers' service-menu PINs are public (they are printed in the repository)."; \
-	  echo "# Give every maker her own pin before the machine goes on the floor:"; \
+	  echo "# Its makers' service-menu PINs are public (they are printed in the repository):"; \
+	  echo "# vendd will not run until each maker has a PIN of her own."; \
 	  echo "#   sudo nano $(VENDD_CONFDIR)/vendd.toml"; \
+	  echo "#   (sudo vendd pin-hash --config $(VENDD_CONFDIR)/vendd.toml prints a hash to use instead)"; \
 	  echo "################################################################################"; \
 	  echo; \
 	fi

@@ -64,7 +64,9 @@ class MachineConfig(Model):
 class MakerConfig(Model):
     id: Ident
     name: Name
-    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # service-menu PIN
+    # service-menu PIN: 4 to 8 digits, or a hash made by `vendd pin-hash`
+    pin: str | None = Field(
+        default=None, pattern=r"^(?:[0-9]{4,8}|scrypt\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+)$")
 
 
 class SharesConfig(Model):

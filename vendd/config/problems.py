@@ -29,7 +29,7 @@ EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false
             "string": "text in quotes", "dict": "a table", "model": "a table",
             "list": "a list", "path": "a file path in quotes"}
 # Field patterns, said in words.
-PATTERNS = {**PATTERN_WORDS, r"^[0-9]{4,8}$": "4 to 8 digits in quotes"}
+PATTERNS = PATTERN_WORDS
 # Discriminated unions put the tag and the model name in the location.
 _TAGS = {"cctalk", "pulse", "virtual", "gpio"}
 _NAMEABLE = re.compile(r"[^\s\[\]'\"]{1,32}")  # shown as it is written: no spaces or brackets
@@ -124,6 +124,8 @@ def _message(err: Any) -> str:
     loc = err["loc"]
     if kind == "missing":
         return "required option is missing"
+    if loc[-1:] == ("pin",):  # never shown: a PIN is a secret
+        return "must be 4 to 8 digits, or a hash made by `vendd pin-hash`"
     if kind == "literal_error":
         return f"{err['msg'].replace('Input should be', 'must be')}, got {got}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -158,7 +160,7 @@ def _message(err: Any) -> str:
 
 def _shown(err: Any) -> str:
     """The offending value, short, unless the option is a secret."""
-    if any("password" in str(part) for part in err["loc"]):
+    if any("password" in str(part) or part == "pin" for part in err["loc"]):
         return "(hidden)"
     value = err.get("input")
     if isinstance(value, dict | list):

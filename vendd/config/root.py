@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from vendd.config.devices import (
@@ -66,6 +66,23 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file, not the other way round.
         return (env_settings, init_settings)
+
+    @field_validator("makers")
+    @classmethod
+    def _distinct_pins(cls, makers: list[MakerConfig]) -> list[MakerConfig]:
+        """Two makers with one PIN, or one PIN the start of another, would journal one
+        woman's changes under another's name. (Hashed PINs are compared at check-config.)"""
+        pins = [(m.id, m.pin) for m in makers if m.pin and m.pin.isdigit()]
+        for i, (a, pa) in enumerate(pins):
+            for b, pb in pins[i + 1:]:
+                if pa == pb:
+                    raise ValueError(f"{a} and {b} have the same PIN; give one of them "
+                                     "another PIN")
+                if pa.startswith(pb) or pb.startswith(pa):
+                    short, long_ = (a, b) if len(pa) < len(pb) else (b, a)
+                    raise ValueError(f"{short}'s PIN begins {long_}'s; give one of them "
+                                     "another PIN")
+        return makers
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
