@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
     rep.add_argument("--chart", metavar="FILE.png", help="also draw the figures as a PNG chart")
     rep.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    pay = command("pay", _pay, "journal money paid to a maker for her share")
+    pay.add_argument("--maker", required=True, help="the maker's id")
+    pay.add_argument("--amount", required=True, type=int, metavar="CENTS",
+                     help="in cents: 1250 is 12.50")
+    pay.add_argument("--by", required=True, help="who paid her")
+    pay.add_argument("--note", default="", help="a note kept with the payment")
+    pay.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     dex = command("export-dex", _export_dex, "write the EVA-DTS (DEX) audit file")
     dex.add_argument("--out", required=True, metavar="FILE", help="where to write the file")
     dex.add_argument("--reset", action="store_true",
@@ -226,6 +233,17 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
             ledger.close()
         out.write(f"since-reset counters reset after row {dex.stamp.head_seq} "
                   f"(journal row {row.seq})\n")
+    return 0
+
+
+def _pay(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.ledger.payments import record_payment
+
+    config = load_config(args.config)
+    money = Money(config.machine.currency, config.machine.decimals)
+    row = record_payment(_ledger_path(args, config), ZoneInfo(config.machine.timezone),
+                         args.maker, args.amount, args.by, args.note)
+    out.write(f"paid {args.maker} {money(args.amount)} (journal row {row.seq})\n")
     return 0
 
 

@@ -168,6 +168,7 @@ class RequestsConfig(Model):
     back_in_service: bool = False
     report: bool = False
     ping: bool = False
+    replay: bool = False  # read-only: republish journal rows the hub is missing
 
 
 class MqttConfig(Model):

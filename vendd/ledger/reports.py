@@ -83,6 +83,12 @@ def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date |
         f"LEFT JOIN makers m ON m.id = s.maker {where} GROUP BY {group} ORDER BY 1"
     )
     rows = [tuple(r) for r in db.conn.execute(sql, params)]
+    if by == "maker":
+        # A maker who sold nothing in the period is still on her statement, with zero.
+        sold = {r[0] for r in rows}
+        rows += [(maker, name, 0, 0) for maker, name in db.conn.execute(
+            "SELECT id, name FROM makers ORDER BY id") if maker not in sold]
+        rows.sort(key=lambda r: r[0])
     stamp = journal_stamp(db)
     return SalesReport(
         by=by, start=start, end=end, columns=[*keys, "items", "gross"], rows=rows,
@@ -116,17 +122,48 @@ def render(report: SalesReport, fmt: Format, money: Money) -> str:
                         "head_seq": report.head_seq, "head": report.head},
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        return to_csv(report.columns, report.rows)
+        total = ["TOTAL", *[""] * (len(report.columns) - 3), report.items, report.gross]
+        return to_csv(report.columns, report.rows, money, {"gross"}, total)
     return _table(report, money)
 
 
-def to_csv(columns: list[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A header line and one line per row; money stays in integer cents."""
+BOM = "\ufeff"
+
+
+def amount(cents: int, decimals: int) -> str:
+    """Cents as a plain decimal number for a spreadsheet: 350 -> 3.50, -25 -> -0.25."""
+    if decimals == 0:
+        return str(cents)
+    whole, frac = divmod(abs(cents), 10**decimals)
+    return f"{'-' if cents < 0 else ''}{whole}.{frac:0{decimals}d}"
+
+
+def to_csv(columns: list[str], rows: Iterable[Sequence[Any]], money: Money | None = None,
+           money_columns: set[str] | frozenset[str] = frozenset(),
+           total: Sequence[Any] | None = None) -> str:
+    """CSV for spreadsheets: a UTF-8 byte-order mark (so accents open right), a header line,
+    one line per row and the TOTAL line. Money columns are in currency units (3.50), never
+    floats on the way: formatted from integer cents; a `currency` column says which."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buf.getvalue()
+    priced = money is not None and bool(money_columns)
+    writer.writerow([*columns, *(["currency"] if priced else [])])
+    spots = [i for i, c in enumerate(columns) if c in money_columns]
+
+    def line(row: Sequence[Any]) -> list[Any]:
+        if not priced:
+            return list(row)
+        assert money is not None
+        out = list(row)
+        for i in spots:
+            if isinstance(out[i], int):
+                out[i] = amount(out[i], money.decimals)
+        return [*out, money.currency]
+
+    writer.writerows(line(r) for r in rows)
+    if total is not None:
+        writer.writerow(line(total))
+    return BOM + buf.getvalue()
 
 
 def _table(report: SalesReport, money: Money) -> str:

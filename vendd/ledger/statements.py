@@ -43,6 +43,9 @@ from vendd.money import Money
 
 PARTS = ("maker_share", "collective", "museum")
 
+# Money paid to a maker for her share (`vendd pay`), journaled on the machine.
+PAID_KIND = "maker_paid"
+
 # Journal kinds that move buyers' money without being a sale.
 # Sales themselves are summed from the `sales` table (by local day), not parsed row by row.
 _MONEY_KINDS = ("credit", "vend_failed", "payout", "unclaimed", "test_vend")
@@ -96,8 +99,9 @@ class Period:
 
 
 def parse_period(text: str, today: date) -> Period:
-    """`today`, `week` (Monday to Sunday of this week), `month` (this calendar month), or
-    `YYYY-MM-DD..YYYY-MM-DD` (inclusive). `today` is the local date in the machine's zone."""
+    """`today`, `week` (Monday to Sunday of this week), `month` (this calendar month),
+    `last-month` (the calendar month before), or `YYYY-MM-DD..YYYY-MM-DD` (inclusive).
+    `today` is the local date in the machine's zone."""
     if text == "today":
         return Period(today, today, "today")
     if text == "week":
@@ -106,6 +110,9 @@ def parse_period(text: str, today: date) -> Period:
     if text == "month":
         last = calendar.monthrange(today.year, today.month)[1]
         return Period(today.replace(day=1), today.replace(day=last), "month")
+    if text == "last-month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return Period(end.replace(day=1), end, "last-month")
     first, sep, last = text.partition("..")
     try:
         if not sep:
@@ -113,7 +120,7 @@ def parse_period(text: str, today: date) -> Period:
         start, end = date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
         raise VenddError(
-            f"period {text!r}: use today, week, month or YYYY-MM-DD..YYYY-MM-DD"
+            f"period {text!r}: use today, week, month, last-month or YYYY-MM-DD..YYYY-MM-DD"
         ) from None
     if start > end:
         raise VenddError(f"period {text!r}: {start} is after {end}")
@@ -156,10 +163,18 @@ class Statement:
     timezone: str
     stamp: JournalStamp
     extra: dict[str, Any] = field(default_factory=dict)
+    paid: dict[str, int] = field(default_factory=dict)  # by maker: paid to her in the period
 
     @property
     def keys(self) -> list[str]:
         return self.report.columns[:-2]
+
+    @property
+    def by_maker(self) -> bool:
+        return self.report.by == "maker"
+
+    def paid_of(self, row: tuple[Any, ...]) -> int:
+        return self.paid.get(row[0], 0) if self.by_maker else 0
 
 
 def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
@@ -170,7 +185,26 @@ def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
     total = Split(*(sum(s.as_tuple()[i] for s in splits) for i in range(3)))
     flow = money_flow(db, period, tz)
     stamp = journal_stamp(db, flow.first_seq, flow.last_seq)
-    return Statement(period, report, splits, total, flow, shares, tz.key, stamp)
+    paid = paid_to_makers(db, period, tz, flow) if by == "maker" else {}
+    return Statement(period, report, splits, total, flow, shares, tz.key, stamp, paid=paid)
+
+
+def paid_to_makers(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
+                   flow: MoneyFlow) -> dict[str, int]:
+    """What each maker was paid in the period (`maker_paid` rows timestamped in it)."""
+    first, after = period.utc_bounds(tz)
+    paid: dict[str, int] = {}
+    if flow.first_seq > flow.last_seq or flow.last_seq == 0:
+        return paid
+    for raw in db.conn.execute(
+            "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq BETWEEN ? AND ? "
+            "AND kind = ?", (flow.first_seq, flow.last_seq, PAID_KIND)):
+        row = row_from_db(*raw)
+        when = datetime.fromisoformat(row.ts)
+        if (first is not None and when < first) or (after is not None and when >= after):
+            continue
+        paid[row.fields["maker"]] = paid.get(row.fields["maker"], 0) + row.fields["amount"]
+    return paid
 
 
 def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> MoneyFlow:
@@ -262,7 +296,9 @@ def render_statement(st: Statement, fmt: Format, money: Money) -> str:
             "shares": {"maker": sh.maker, "collective": sh.collective, "museum": sh.museum},
             "rounding": ROUNDING,
             "rows": [{**dict(zip(r.columns, row, strict=True)),
-                      **dict(zip(PARTS, sp.as_tuple(), strict=True))}
+                      **dict(zip(PARTS, sp.as_tuple(), strict=True)),
+                      **({"paid": st.paid_of(row), "to_pay": sp.maker_share - st.paid_of(row)}
+                         if st.by_maker else {})}
                      for row, sp in zip(r.rows, st.splits, strict=True)],
             "items": r.items, "gross": r.gross,
             "split": dict(zip(PARTS, st.total_split.as_tuple(), strict=True)),
@@ -271,10 +307,20 @@ def render_statement(st: Statement, fmt: Format, money: Money) -> str:
             "journal": st.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        # items,gross stay the last two columns, as in the plain sales report.
-        return to_csv([*st.keys, *PARTS, "items", "gross"],
-                      ([*row[:-2], *sp.as_tuple(), row[-2], row[-1]]
-                       for row, sp in zip(r.rows, st.splits, strict=True)))
+        # items,gross stay the last columns before the currency, as in the sales report.
+        pay = ["paid", "to_pay"] if st.by_maker else []
+
+        def paid(row: tuple[Any, ...], share: int) -> list[int]:
+            return [st.paid_of(row), share - st.paid_of(row)] if st.by_maker else []
+
+        total_paid = sum(st.paid_of(row) for row in r.rows)
+        total = (["TOTAL", *[""] * (len(st.keys) - 1), *st.total_split.as_tuple(),
+                  *([total_paid, st.total_split.maker_share - total_paid] if pay else []),
+                  r.items, r.gross])
+        return to_csv([*st.keys, *PARTS, *pay, "items", "gross"],
+                      ([*row[:-2], *sp.as_tuple(), *paid(row, sp.maker_share), row[-2], row[-1]]
+                       for row, sp in zip(r.rows, st.splits, strict=True)),
+                      money, {*PARTS, *pay, "gross"}, total)
     return _statement_table(st, money)
 
 
@@ -283,10 +329,19 @@ def _statement_table(st: Statement, money: Money) -> str:
     keys = st.keys
     header = [k.upper() for k in keys] + ["ITEMS", "GROSS", f"MAKER {sh.maker}%",
                                           f"COLLECTIVE {sh.collective}%", f"MUSEUM {sh.museum}%"]
+    header += ["PAID", "TO PAY"] if st.by_maker else []
+
+    def paid(row: tuple[Any, ...], share: int) -> list[str]:
+        return [money(st.paid_of(row)), money(share - st.paid_of(row))] if st.by_maker else []
+
     rows = [[str(c) for c in row[:-2]] + [str(row[-2]), money(row[-1])]
-            + [money(x) for x in sp.as_tuple()] for row, sp in zip(r.rows, st.splits, strict=True)]
+            + [money(x) for x in sp.as_tuple()] + paid(row, sp.maker_share)
+            for row, sp in zip(r.rows, st.splits, strict=True)]
+    total_paid = sum(st.paid_of(row) for row in r.rows)
     total = (["TOTAL"] + [""] * (len(keys) - 1) + [str(r.items), money(r.gross)]
-             + [money(x) for x in st.total_split.as_tuple()])
+             + [money(x) for x in st.total_split.as_tuple()]
+             + ([money(total_paid), money(st.total_split.maker_share - total_paid)]
+                if st.by_maker else []))
     title = [f"Statement by {r.by}, {st.period.describe()} ({st.timezone})"]
     footer = [
         f"payments: cash {money(m.cash_sales)}, card {money(m.card_sales)}; "

@@ -33,6 +33,7 @@ from vendd.events import AdminEvent, SetOutOfService, SetPrice, SetSlotEnabled, 
 from vendd.ledger.db import connect
 from vendd.machine import Reply
 from vendd.telemetry.client import Topics
+from vendd.telemetry.replay import Replayer, ReplayRequest
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ MODELS: dict[str, type[Request]] = {
     "back_in_service": Request,
     "report": ReportRequest,
     "ping": Request,
+    "replay": ReplayRequest,
 }
 assert set(MODELS) == set(RequestsConfig.model_fields)
 
@@ -162,6 +164,7 @@ class Requests:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
+        self.replayer: Replayer | None = None  # set when `replay` is switched on
 
     @property
     def any_enabled(self) -> bool:
@@ -225,6 +228,8 @@ class Requests:
             return self._change(request.request_id, event)
         if isinstance(request, ReportRequest):
             return self._report(request)
+        if isinstance(request, ReplayRequest) and self.replayer is not None:
+            return self.replayer.answer(request)
         return self._ping(request.request_id)
 
     def _change(self, rid: str, event: AdminEvent) -> dict[str, Any]:

@@ -1,0 +1,532 @@
+"""The hub's replica store: SQLAlchemy Core over SQLite (WAL, the default) or PostgreSQL.
+The schema is created and upgraded by the Alembic migrations in `vendd/hub/migrations/`,
+run when a `Store` opens a database for writing.
+
+Tables (times are UNIX seconds, floats; `seq` and heads are the machines' journal numbers):
+
+- `machines`: one row per machine id seen on the feed. `status` (`online`/`offline`, from
+  the retained status and last will) and `status_at`; `state` (the retained JSON snapshot,
+  as text) and `state_at`; `last_seen` (any message); `head_seq`, `head_hash`, `head_ts`: the
+  verified head (every row 1..head_seq is held and chains to the genesis); `machine_head`:
+  the head the machine itself last reported (replay responses); `gap_count`: open gaps;
+  `alarm_count`: integrity alarms raised for it.
+- `rows`: the replica, one row per `(machine, seq)`: `ts`, `kind`, `fields` (the canonical
+  JSON text the hash covers), `hash`, `received_at`. Rows with seq <= the machine's head_seq
+  are verified; rows above it wait for the rows before them. A verified row is never changed.
+- `alarms`: integrity alarms, kept forever. `alarm` is `hash_mismatch` (another version of a
+  row the hub holds), `new_genesis` (a new seq 1 under a known machine id), `broken_chain`
+  (a row that does not chain from the verified head), `head_backwards` (the machine reports
+  a head below the hub's). The other version is stored whole (`ts`, `kind`, `fields`,
+  `hash`) beside `held_hash`, the hash of the version the hub keeps.
+- `gaps`: missing ranges `first..last` above a machine's head, with `opened_at`,
+  `closed_at` (NULL while open), `asks` (replay requests sent), `asked_at`, `next_ask_at`.
+
+Writers: `add_rows` stores a batch and moves the heads in one transaction (safe with several
+ingest workers: each machine's row is locked while its head moves). Readers: `machines`,
+`machine`, `rows`, `gaps`, `alarms`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from vendd.errors import VenddError
+from vendd.hub.chain import GENESIS, holes, walk
+
+log = logging.getLogger(__name__)
+
+WALK_BATCH = 5000  # rows read at a time while a head moves
+
+metadata = sa.MetaData()
+
+machines_t = sa.Table(
+    "machines", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16)),
+    sa.Column("status_at", sa.Float),
+    sa.Column("state", sa.Text),
+    sa.Column("state_at", sa.Float),
+    sa.Column("head_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("head_hash", sa.String(64), nullable=False, server_default=GENESIS),
+    sa.Column("head_ts", sa.String(40)),
+    sa.Column("machine_head", sa.BigInteger),
+    sa.Column("gap_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("alarm_count", sa.Integer, nullable=False, server_default="0"),
+)
+
+rows_t = sa.Table(
+    "rows", metadata,
+    sa.Column("machine", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.Float, nullable=False),
+)
+
+alarms_t = sa.Table(
+    "alarms", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("machine", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("alarm", sa.String(20), nullable=False),
+    sa.Column("ts", sa.String(40)),
+    sa.Column("kind", sa.String(40)),
+    sa.Column("fields", sa.Text),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("held_hash", sa.String(64)),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("detected_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("machine", "seq", "alarm", "hash", name="alarms_once"),
+)
+
+gaps_t = sa.Table(
+    "gaps", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("machine", sa.String(64), nullable=False),
+    sa.Column("first", sa.BigInteger, nullable=False),
+    sa.Column("last", sa.BigInteger, nullable=False),
+    sa.Column("opened_at", sa.Float, nullable=False),
+    sa.Column("closed_at", sa.Float),
+    sa.Column("asks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("asked_at", sa.Float),
+    sa.Column("next_ask_at", sa.Float, nullable=False),
+    sa.Index("gaps_open", "machine", "closed_at"),
+)
+
+
+class StoreError(VenddError):
+    """The hub's database cannot be opened, migrated, read or written."""
+
+
+@dataclass(frozen=True)
+class RowIn:
+    """A journal row as it came off the feed."""
+
+    machine: str
+    seq: int
+    ts: str
+    kind: str
+    fields: str  # canonical JSON text
+    hash: str
+
+
+@dataclass(frozen=True)
+class Machine:
+    id: str
+    first_seen: float
+    last_seen: float
+    status: str | None
+    status_at: float | None
+    state: dict[str, Any] | None
+    state_at: float | None
+    head_seq: int
+    head_hash: str
+    head_ts: str | None
+    machine_head: int | None
+    gap_count: int
+    alarm_count: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    id: int
+    machine: str
+    first: int
+    last: int
+    opened_at: float
+    closed_at: float | None
+    asks: int
+    asked_at: float | None
+    next_ask_at: float
+
+
+@dataclass(frozen=True)
+class Alarm:
+    id: int
+    machine: str
+    seq: int
+    alarm: str
+    ts: str | None
+    kind: str | None
+    fields: str | None
+    hash: str
+    held_hash: str | None
+    detail: str
+    detected_at: float
+
+
+@dataclass
+class BatchResult:
+    inserted: int = 0
+    duplicates: int = 0
+    alarms: list[str] = field(default_factory=list)
+    advanced: dict[str, int] = field(default_factory=dict)  # machine -> new head
+
+
+def database_url(url: str, password_file: Path | None = None) -> URL:
+    """The SQLAlchemy URL: `postgresql://` goes through psycopg 3; a password from a file."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"store.url: not a database URL: {url!r}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if password_file is not None:
+        try:
+            password = password_file.read_text(encoding="utf-8").splitlines()[0]
+        except (OSError, IndexError) as exc:
+            raise StoreError(f"store.password_file: cannot read {password_file}") from exc
+        parsed = parsed.set(password=password)
+    return parsed
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers (status, reports) never block ingest
+        cur.execute("PRAGMA synchronous=FULL")  # a batch acked to the broker survives power loss
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Take the write lock at the start: a head read inside cannot go stale before its
+        # update, even with a second process writing.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_engine(url: str, password_file: Path | None = None) -> Engine:
+    parsed = database_url(url, password_file)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+class Store:
+    """One per process (or per thread that writes). `migrate=False` opens without touching
+    the schema (it must be current)."""
+
+    def __init__(self, url: str, *, password_file: Path | None = None,
+                 migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url, password_file)
+        self.dialect = self.engine.dialect.name
+        try:
+            if migrate:
+                from vendd.hub.migrate import upgrade
+
+                upgrade(self.engine)
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(sa.func.count()).select_from(machines_t))
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StoreError(f"{_shown(url)}: cannot open the hub's database: "
+                             f"{_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def add_rows(self, rows: Sequence[RowIn], now: float | None = None) -> BatchResult:
+        """Store a batch once by (machine, seq), raise alarms for other versions of held rows,
+        and move each touched machine's verified head, all in one transaction."""
+        now = time.time() if now is None else now
+        result = BatchResult()
+        by_machine: dict[str, dict[int, RowIn]] = defaultdict(dict)
+        for row in rows:
+            held = by_machine[row.machine].get(row.seq)
+            if held is None:
+                by_machine[row.machine][row.seq] = row
+            elif held.hash != row.hash:
+                by_machine[row.machine].setdefault(-row.seq, row)  # compared below
+            else:
+                result.duplicates += 1
+        try:
+            with self.engine.begin() as conn:
+                self._ensure_machines(conn, by_machine.keys(), now)
+                for machine, batch in sorted(by_machine.items()):
+                    self._store_batch(conn, machine, batch, now, result)
+                heads = self._lock_heads(conn, sorted(by_machine))
+                for machine in sorted(by_machine):
+                    self._advance(conn, machine, heads[machine], now, result)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot store {len(rows)} rows: {_first_line(exc)}") from exc
+        return result
+
+    def _ensure_machines(self, conn: Connection, ids: Iterable[str], now: float) -> None:
+        ids = sorted(ids)
+        if not ids:
+            return
+        stmt = self._insert(machines_t).on_conflict_do_nothing(index_elements=["id"])
+        conn.execute(stmt, [{"id": m, "first_seen": now, "last_seen": now} for m in ids])
+        conn.execute(machines_t.update().where(machines_t.c.id.in_(ids)).values(last_seen=now))
+
+    def _store_batch(self, conn: Connection, machine: str, batch: dict[int, RowIn],
+                     now: float, result: BatchResult) -> None:
+        seqs = [s for s in batch if s > 0]
+        held = dict(conn.execute(
+            sa.select(rows_t.c.seq, rows_t.c.hash).where(
+                rows_t.c.machine == machine, rows_t.c.seq.between(min(seqs), max(seqs)))
+        ).all()) if seqs else {}
+        new = []
+        for key, row in batch.items():
+            known = held.get(row.seq) if key > 0 else batch[row.seq].hash
+            if known is None:
+                new.append({"machine": machine, "seq": row.seq, "ts": row.ts, "kind": row.kind,
+                            "fields": row.fields, "hash": row.hash, "received_at": now})
+            elif known == row.hash:
+                result.duplicates += 1
+            else:
+                alarm = "new_genesis" if row.seq == 1 else "hash_mismatch"
+                self._alarm(conn, machine, row.seq, alarm, row, known, now, result,
+                            f"row {row.seq} arrived with hash {row.hash[:16]}, the hub holds "
+                            f"{known[:16]}")
+        if new:
+            stmt = self._insert(rows_t).on_conflict_do_nothing(index_elements=["machine", "seq"])
+            conn.execute(stmt, new)
+            result.inserted += len(new)
+
+    def _alarm(self, conn: Connection, machine: str, seq: int, alarm: str, row: RowIn | None,
+               held_hash: str | None, now: float, result: BatchResult | None,
+               detail: str) -> None:
+        values = {"machine": machine, "seq": seq, "alarm": alarm, "detail": detail,
+                  "hash": row.hash if row else "", "held_hash": held_hash,
+                  "ts": row.ts if row else None, "kind": row.kind if row else None,
+                  "fields": row.fields if row else None, "detected_at": now}
+        stmt = self._insert(alarms_t).on_conflict_do_nothing(
+            index_elements=["machine", "seq", "alarm", "hash"])
+        if conn.execute(stmt, values).rowcount:
+            conn.execute(machines_t.update().where(machines_t.c.id == machine)
+                         .values(alarm_count=machines_t.c.alarm_count + 1))
+            log.error("INTEGRITY %s: %s: %s", machine, alarm, detail)
+            if result is not None:
+                result.alarms.append(f"{machine}: {alarm}: {detail}")
+
+    def _lock_heads(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str, int]]:
+        query = (sa.select(machines_t.c.id, machines_t.c.head_seq, machines_t.c.head_hash,
+                           machines_t.c.gap_count)
+                 .where(machines_t.c.id.in_(ids)).order_by(machines_t.c.id))
+        if self.dialect == "postgresql":
+            query = query.with_for_update()  # two workers never move one head at once
+        return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)}
+
+    def _advance(self, conn: Connection, machine: str, head: tuple[int, str, int], now: float,
+                 result: BatchResult) -> None:
+        seq, prev, gap_count = head
+        start, head_ts, held_above = seq, None, []
+        while True:
+            rows = conn.execute(
+                sa.select(rows_t.c.seq, rows_t.c.ts, rows_t.c.kind, rows_t.c.fields,
+                          rows_t.c.hash)
+                .where(rows_t.c.machine == machine, rows_t.c.seq > seq)
+                .order_by(rows_t.c.seq).limit(WALK_BATCH)).all()
+            w = walk(seq, prev, [tuple(r) for r in rows])
+            seq, prev, head_ts = w.head_seq, w.head_hash, w.head_ts or head_ts
+            if w.broken is not None:
+                self._unchain(conn, machine, w.broken, prev, now, result)
+            if w.broken is not None or len(rows) < WALK_BATCH or w.verified < len(rows):
+                held_above = [r[0] for r in rows if r[0] > seq]
+                break
+        if seq != start:
+            values: dict[str, Any] = {"head_seq": seq, "head_hash": prev}
+            if head_ts is not None:
+                values["head_ts"] = head_ts
+            conn.execute(machines_t.update().where(machines_t.c.id == machine).values(**values))
+            result.advanced[machine] = seq
+        if held_above or gap_count:
+            self._sync_gaps(conn, machine, holes(seq, held_above), now)
+
+    def _unchain(self, conn: Connection, machine: str, row: tuple[Any, ...], prev: str,
+                 now: float, result: BatchResult) -> None:
+        """A row above the verified head that does not chain from it: not verifiable, so it
+        moves to the alarms (kept) and its seq becomes a gap the machine is asked for."""
+        r = RowIn(machine, *row)
+        self._alarm(conn, machine, r.seq, "broken_chain", r, prev, now, result,
+                    f"row {r.seq} ({r.kind}) does not chain from verified row {r.seq - 1}")
+        conn.execute(rows_t.delete().where(rows_t.c.machine == machine, rows_t.c.seq == r.seq))
+
+    def _sync_gaps(self, conn: Connection, machine: str, current: list[tuple[int, int]],
+                   now: float) -> None:
+        """Open a gap for each new hole, follow holes that shrink, close the ones filled."""
+        open_ = conn.execute(sa.select(gaps_t).where(
+            gaps_t.c.machine == machine, gaps_t.c.closed_at.is_(None))).all()
+        still: set[int] = set()
+        for first, last in current:
+            match = next((g for g in open_ if g.first <= last and first <= g.last), None)
+            if match is None:
+                conn.execute(gaps_t.insert().values(machine=machine, first=first, last=last,
+                                                    opened_at=now, next_ask_at=now))
+                log.warning("%s: rows %d..%d are missing", machine, first, last)
+            else:
+                still.add(match.id)
+                if (match.first, match.last) != (first, last):
+                    # Progress: ask for the rest soon, not after the grown back-off.
+                    conn.execute(gaps_t.update().where(gaps_t.c.id == match.id).values(
+                        first=first, last=last, asks=0, next_ask_at=now))
+        for g in open_:
+            if g.id not in still:
+                conn.execute(gaps_t.update().where(gaps_t.c.id == g.id).values(closed_at=now))
+                log.info("%s: rows %d..%d arrived, gap closed", machine, g.first, g.last)
+        conn.execute(machines_t.update().where(machines_t.c.id == machine)
+                     .values(gap_count=len(current)))
+
+    def set_status(self, machine: str, status: str, now: float | None = None) -> None:
+        self._set(machine, {"status": status, "status_at": now or time.time()})
+
+    def set_state(self, machine: str, state: str, now: float | None = None) -> None:
+        self._set(machine, {"state": state, "state_at": now or time.time()})
+
+    def _set(self, machine: str, values: dict[str, Any]) -> None:
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                self._ensure_machines(conn, [machine], now)
+                conn.execute(machines_t.update().where(machines_t.c.id == machine)
+                             .values(**values))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot update machine {machine}: {_first_line(exc)}") from exc
+
+    def machine_reports_head(self, machine: str, head: int, now: float | None = None) -> bool:
+        """The machine says its journal ends at `head` (a replay answer). A head below the one
+        the hub verified is an integrity alarm; returns True when it raised one."""
+        now = time.time() if now is None else now
+        try:
+            with self.engine.begin() as conn:
+                self._ensure_machines(conn, [machine], now)
+                held = self._lock_heads(conn, [machine])[machine][0]
+                conn.execute(machines_t.update().where(machines_t.c.id == machine)
+                             .values(machine_head=head))
+                if head < held:
+                    result = BatchResult()
+                    self._alarm(conn, machine, head, "head_backwards",
+                                RowIn(machine, head, "", "", "", f"head:{head}"), None, now,
+                                result, f"the machine's journal ends at {head}, the hub "
+                                f"verified rows up to {held}")
+                    return bool(result.alarms)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot record the head of {machine}: {_first_line(exc)}") from exc
+        return False
+
+    def due_gaps(self, now: float, grace_s: float) -> list[Gap]:
+        """Open gaps that stayed open past the grace time and whose next ask is due."""
+        return [Gap(*r) for r in self._read(sa.select(gaps_t).where(
+            gaps_t.c.closed_at.is_(None), gaps_t.c.opened_at <= now - grace_s,
+            gaps_t.c.next_ask_at <= now).order_by(gaps_t.c.id))]
+
+    def claim_ask(self, gap: Gap, now: float, next_at: float) -> bool:
+        """Record an ask; False when another worker asked for this gap first."""
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(gaps_t.update().where(
+                    gaps_t.c.id == gap.id, gaps_t.c.closed_at.is_(None),
+                    gaps_t.c.next_ask_at == gap.next_ask_at,
+                ).values(asks=gaps_t.c.asks + 1, asked_at=now, next_ask_at=next_at))
+                return bool(done.rowcount)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot update gap {gap.id}: {_first_line(exc)}") from exc
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _read(self, query: Any) -> list[Any]:
+        try:
+            with self.engine.connect() as conn:
+                return list(conn.execute(query).all())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the hub's database: {_first_line(exc)}") from exc
+
+    def machines(self) -> list[Machine]:
+        return [_machine(r) for r in self._read(sa.select(machines_t).order_by(machines_t.c.id))]
+
+    def machine(self, machine: str) -> Machine | None:
+        found = self._read(sa.select(machines_t).where(machines_t.c.id == machine))
+        return _machine(found[0]) if found else None
+
+    def gaps(self, machine: str | None = None, open_only: bool = True) -> list[Gap]:
+        query = sa.select(gaps_t).order_by(gaps_t.c.id)
+        if machine is not None:
+            query = query.where(gaps_t.c.machine == machine)
+        if open_only:
+            query = query.where(gaps_t.c.closed_at.is_(None))
+        return [Gap(*r) for r in self._read(query)]
+
+    def alarms(self, machine: str | None = None) -> list[Alarm]:
+        query = sa.select(alarms_t).order_by(alarms_t.c.id)
+        if machine is not None:
+            query = query.where(alarms_t.c.machine == machine)
+        return [Alarm(*r) for r in self._read(query)]
+
+    def rows(self, machine: str, after: int = 0, limit: int = 5000, *,
+             upto: int | None = None) -> list[tuple[int, str, str, str, str]]:
+        """(seq, ts, kind, fields, hash) with seq > after (and <= upto), in order."""
+        query = (sa.select(rows_t.c.seq, rows_t.c.ts, rows_t.c.kind, rows_t.c.fields,
+                           rows_t.c.hash)
+                 .where(rows_t.c.machine == machine, rows_t.c.seq > after)
+                 .order_by(rows_t.c.seq).limit(limit))
+        if upto is not None:
+            query = query.where(rows_t.c.seq <= upto)
+        return [tuple(r) for r in self._read(query)]
+
+    def verified_rows(self, machine: str, after: int = 0, limit: int = 5000,
+                      ) -> list[tuple[int, str, str, str, str]]:
+        m = self.machine(machine)
+        return [] if m is None else self.rows(machine, after, limit, upto=m.head_seq)
+
+    def row_count(self, machine: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(rows_t)
+        if machine is not None:
+            query = query.where(rows_t.c.machine == machine)
+        return int(self._read(query)[0][0])
+
+
+def _machine(r: Any) -> Machine:
+    state = None
+    if r.state:
+        try:
+            state = json.loads(r.state)
+        except ValueError:
+            state = None
+    return Machine(r.id, r.first_seen, r.last_seen, r.status, r.status_at, state, r.state_at,
+                   r.head_seq, r.head_hash, r.head_ts, r.machine_head, r.gap_count,
+                   r.alarm_count)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "store.url"
