@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from vendd.config import Config, load_config, pin_table
 from vendd.errors import ConfigError, VenddError
+from vendd.hub.cli import register as register_hub
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.verify import verify
 from vendd.money import Money
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
     ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
     ver.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    ver.add_argument("--against", metavar="FILE|URL", help="also compare the journal with "
+                     "the hub's verified copy (`vendd hub export` file, or the hub's URL)")
     rep = command("report", _report, "statements (sales and their split) by maker, product, "
                   "slot or day; `report cash`: cash collections; `report stock`: stock")
     rep.add_argument("what", nargs="?", choices=["sales", "cash", "stock"], default="sales",
@@ -87,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    register_hub(sub)
     return p
 
 
@@ -141,6 +145,16 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     db = open_readonly(path)
     try:
         report = verify(db, config.machine.timezone)
+        if args.against:
+            from vendd.ledger.against import compare, hub_lines
+
+            against = compare(db, hub_lines(args.against, config.machine.id), args.against)
+            if against.difference:
+                report.add(f"not as the hub verified it ({args.against}): "
+                           f"{against.difference}")
+            else:
+                out.write(f"{path}: the {against.hub_rows} rows the hub verified match"
+                          f"{'; ' + against.ahead if against.ahead else ''}\n")
     finally:
         db.close()
     money = Money(config.machine.currency, config.machine.decimals)
