@@ -92,6 +92,9 @@ class Ingest:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._online: dict[str, str] = {}
+        # request_id -> (machine, the head the hub had verified when it asked): an answer
+        # whose head is below that proves the machine's journal went backwards.
+        self._asked: dict[str, tuple[str, int]] = {}
         self._catch_up = threading.Event()
         try:
             self.client = make_client(mq.client_config(), self.client_id)
@@ -226,7 +229,7 @@ class Ingest:
         rows: list[RowIn] = []
         statuses: dict[str, str] = {}
         states: dict[str, str] = {}
-        heads: dict[str, int] = {}
+        heads: dict[str, tuple[int, int | None]] = {}
         plen = len(self.prefix) + 1
         for msg in messages:
             topic = msg.topic
@@ -256,17 +259,20 @@ class Ingest:
             self._online[machine] = status
         for machine, state in states.items():
             self.store.set_state(machine, state)
-        for machine, head in heads.items():
-            if self.store.machine_reports_head(machine, head):
+        for machine, (head, ours) in heads.items():
+            if self.store.machine_reports_head(machine, head, ours):
                 self.counters.alarms += 1
 
-    def _replay_answer(self, machine: str, payload: bytes, heads: dict[str, int]) -> None:
+    def _replay_answer(self, machine: str, payload: bytes,
+                       heads: dict[str, tuple[int, int | None]]) -> None:
         body = json.loads(payload)
         if not isinstance(body, dict):
             raise ValueError("not a JSON object")
         head = body.get("head")
+        asked = self._asked.pop(str(body.get("request_id")), None)
         if body.get("ok") and isinstance(head, int) and not isinstance(head, bool):
-            heads[machine] = head
+            ours = asked[1] if asked is not None and asked[0] == machine else None
+            heads[machine] = (head, ours)
         elif not body.get("ok"):
             log.info("%s: replay %s refused: %s", machine, body.get("request_id"),
                      body.get("error"))
@@ -286,8 +292,12 @@ class Ingest:
         self.request_replay(machine, head + 1, head + self.config.gaps.max_rows)
 
     def request_replay(self, machine: str, first: int, last: int) -> None:
-        body = json.dumps({"request_id": f"hub-{uuid.uuid4().hex[:12]}", "from": first,
-                           "to": last})
+        rid = f"hub-{uuid.uuid4().hex[:12]}"
+        m = self.store.machine(machine)
+        if len(self._asked) > 10_000:  # answers that never came
+            self._asked.clear()
+        self._asked[rid] = (machine, m.head_seq if m else 0)
+        body = json.dumps({"request_id": rid, "from": first, "to": last})
         props = Properties(PacketTypes.PUBLISH)
         props.MessageExpiryInterval = 60  # a request nobody took in time is stale
         self.client.publish(f"{self.prefix}/{machine}/request/replay", body, qos=1,

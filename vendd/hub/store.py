@@ -415,17 +415,20 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot update machine {machine}: {_first_line(exc)}") from exc
 
-    def machine_reports_head(self, machine: str, head: int, now: float | None = None) -> bool:
-        """The machine says its journal ends at `head` (a replay answer). A head below the one
-        the hub verified is an integrity alarm; returns True when it raised one."""
+    def machine_reports_head(self, machine: str, head: int, verified: int | None,
+                             now: float | None = None) -> bool:
+        """The machine says its journal ends at `head` (a replay answer). `verified`: the head
+        the hub had verified when it asked (None: not known, e.g. asked before a restart). A
+        head below it is an integrity alarm (rows went missing from the machine's journal);
+        returns True when it raised one."""
         now = time.time() if now is None else now
         try:
             with self.engine.begin() as conn:
                 self._ensure_machines(conn, [machine], now)
-                held = self._lock_heads(conn, [machine])[machine][0]
                 conn.execute(machines_t.update().where(machines_t.c.id == machine)
                              .values(machine_head=head))
-                if head < held:
+                if verified is not None and head < verified:
+                    held = verified
                     result = BatchResult()
                     self._alarm(conn, machine, head, "head_backwards",
                                 RowIn(machine, head, "", "", "", f"head:{head}"), None, now,
