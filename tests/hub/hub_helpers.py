@@ -4,6 +4,8 @@ kill -9, and checks of the replica against each machine's own ledger."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -13,11 +15,13 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from support import ROOT, SIM_CONFIG, wait_for
 
+from vendd.cli import main
 from vendd.ledger.db import connect
 
 PREFIX = "coop"
@@ -217,9 +221,19 @@ class HubProc:
         self.proc = None
 
 
-def vendd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vendd.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def vendd(*args: str) -> Ran:
+    """`vendd ARGS` in this process (a command's import costs more than its work here)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def hub_status(config: Path) -> dict[str, Any]:

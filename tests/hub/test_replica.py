@@ -76,7 +76,7 @@ def test_hub_reports_equal_each_machines_report(
     try:
         for i, m in enumerate(machines[:2]):
             m.start(seed=7 + i)
-        wait_for(lambda: all(store.row_count(m.id) > 150 for m in machines[:2]), 90,
+        wait_for(lambda: all(store.row_count(m.id) > 80 for m in machines[:2]), 90,
                  "sales on both machines")
         for m in machines[:2]:
             m.stop()
