@@ -2,7 +2,9 @@
 `replay {from, to}` request, and asked again with back-off (retry_min_s, doubling up to
 retry_max_s) until the rows arrive. Rows arriving re-open the count: the rest of a partly
 filled gap is asked for at once. The gap stays in the store, and in `hub status`, until it
-closes. With several workers, the store lets exactly one of them ask each time."""
+closes. The due gaps of one machine are asked for together, in one request spanning them
+(at most max_rows), since the machine answers one replay at a time. With several workers,
+the store lets exactly one of them ask for each gap each time."""
 
 from __future__ import annotations
 
@@ -35,11 +37,17 @@ class GapKeeper:
         if now - self._last_tick < TICK_S:
             return []
         self._last_tick = now
-        asked = []
+        asked: list[Gap] = []
+        by_machine: dict[str, list[Gap]] = {}
         for gap in self.store.due_gaps(now, self.config.grace_s):
-            if not self.store.claim_ask(gap, now, now + backoff(self.config, gap.asks)):
+            by_machine.setdefault(gap.machine, []).append(gap)
+        for machine, gaps in by_machine.items():
+            first = gaps[0].first
+            limit = first + self.config.max_rows - 1
+            mine = [g for g in gaps if g.first <= limit
+                    and self.store.claim_ask(g, now, now + backoff(self.config, g.asks))]
+            if not mine:
                 continue  # another worker asked
-            last = min(gap.last, gap.first + self.config.max_rows - 1)
-            self.ask(gap.machine, gap.first, last)
-            asked.append(gap)
+            self.ask(machine, mine[0].first, min(max(g.last for g in mine), limit))
+            asked += mine
         return asked

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 BATCH = 5000  # messages per transaction at most
 LINGER_S = 0.02  # how long a batch waits for more messages once one came
 RETRY_S = 2.0  # a failed write is tried again after this (nothing is acked meanwhile)
+REPORT_S = 5.0  # how often the counters are logged while they change
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -96,6 +97,8 @@ class Ingest:
         # whose head is below that proves the machine's journal went backwards.
         self._asked: dict[str, tuple[str, int]] = {}
         self._catch_up = threading.Event()
+        self._reported: tuple[int, int] = (0, 0)
+        self._reported_at = 0.0
         try:
             self.client = make_client(mq.client_config(), self.client_id)
         except TelemetryError as exc:
@@ -142,6 +145,18 @@ class Ingest:
         self._inbox.put(None)
         if self._thread is not None:
             self._thread.join(30)
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
+        c = self.counters
+        now = time.monotonic()
+        if not force and ((c.messages, c.rows) == self._reported
+                          or now - self._reported_at < REPORT_S):
+            return
+        self._reported, self._reported_at = (c.messages, c.rows), now
+        log.info("ingest %s: %d messages, %d new rows, %d duplicates, %d malformed, "
+                 "%d alarms, %d replays asked", self.client_id, c.messages, c.rows,
+                 c.duplicates, c.malformed, c.alarms, c.replays_asked)
 
     # --- paho's thread -------------------------------------------------------------------
 
@@ -283,6 +298,7 @@ class Ingest:
             for m in self.store.machines():
                 self._ask_catch_up(m.id)
         self.gaps.tick(time.time())
+        self._report()
 
     def _ask_catch_up(self, machine: str) -> None:
         """Rows the machine journaled after the last one the hub holds: a hub that was away

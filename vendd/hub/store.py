@@ -389,7 +389,8 @@ class Store:
             else:
                 still.add(match.id)
                 if (match.first, match.last) != (first, last):
-                    # Progress: ask for the rest soon, not after the grown back-off.
+                    # Progress: ask for the rest at the keeper's next tick, not after the
+                    # grown back-off.
                     conn.execute(gaps_t.update().where(gaps_t.c.id == match.id).values(
                         first=first, last=last, asks=0, next_ask_at=now))
         for g in open_:
@@ -440,10 +441,12 @@ class Store:
         return False
 
     def due_gaps(self, now: float, grace_s: float) -> list[Gap]:
-        """Open gaps that stayed open past the grace time and whose next ask is due."""
+        """Open gaps that stayed open past the grace time (since they opened or last
+        changed) and whose next ask is due, by machine and position."""
         return [Gap(*r) for r in self._read(sa.select(gaps_t).where(
             gaps_t.c.closed_at.is_(None), gaps_t.c.opened_at <= now - grace_s,
-            gaps_t.c.next_ask_at <= now).order_by(gaps_t.c.id))]
+            gaps_t.c.next_ask_at <= now).order_by(
+                gaps_t.c.machine, gaps_t.c.first))]
 
     def claim_ask(self, gap: Gap, now: float, next_at: float) -> bool:
         """Record an ask; False when another worker asked for this gap first."""
