@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telemetry"))
 
-from feed_helpers import Broker  # noqa: E402
-from hub_helpers import PgCluster  # noqa: E402
+from feed_helpers import Broker
+from hub_helpers import PgCluster
 
 
 @pytest.fixture(scope="session")
