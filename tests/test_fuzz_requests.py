@@ -34,7 +34,7 @@ from feed_helpers import (
 )
 
 ALL_ON = {action: True for action in MODELS}
-READ_ONLY = {"report", "ping"}
+READ_ONLY = {"report", "ping", "replay"}
 VALID: dict[str, dict[str, Any]] = {
     "set_price": {"slot": "A1", "price": 375},
     "set_stock": {"slot": "A2", "stock": 3, "reason": "restock"},
@@ -44,6 +44,7 @@ VALID: dict[str, dict[str, Any]] = {
     "back_in_service": {},
     "report": {"from": "2026-01-01", "to": "2026-01-31"},
     "ping": {},
+    "replay": {"from": 1, "to": 5},
 }
 
 json_values = st.recursive(

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     command("wiring", _wiring, "print the GPIO pin table for the person with the screwdriver")
     watch = command("watch", _watch, "follow the machine's MQTT feed in the terminal")
     watch.add_argument("--seconds", type=float, help="stop after this long (default: never)")
+    watch.add_argument("--host", help="a broker to watch without the machine's config")
+    watch.add_argument("--port", type=int, default=1883, help="with --host (default 1883)")
+    watch.add_argument("--prefix", default="vendd", help="with --host (default vendd)")
+    watch.add_argument("--machine", action="append", default=[], metavar="ID",
+                       help="with --host: follow this machine (repeat; default: all)")
     check = command("check-config", _check_config, "check a config file and summarise it")
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
     ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
@@ -280,8 +285,11 @@ def _wiring(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.watch import watch_main
+    from vendd.watch import watch_broker, watch_main
 
+    if args.host:
+        return watch_broker(args.host, args.port, args.prefix, args.machine, out=out,
+                            stop_after=args.seconds)
     return watch_main(load_config(args.config), out=out, stop_after=args.seconds)
 
 

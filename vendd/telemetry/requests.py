@@ -228,8 +228,9 @@ class Requests:
             return self._change(request.request_id, event)
         if isinstance(request, ReportRequest):
             return self._report(request)
-        if isinstance(request, ReplayRequest) and self.replayer is not None:
-            return self.replayer.answer(request)
+        if isinstance(request, ReplayRequest):
+            return (self.replayer.answer(request) if self.replayer is not None
+                    else fail("replay is not available on this machine"))
         return self._ping(request.request_id)
 
     def _change(self, rid: str, event: AdminEvent) -> dict[str, Any]:
