@@ -69,8 +69,20 @@ def parse_row(machine: str, payload: bytes) -> RowIn:
         raise ValueError("ts, kind and fields are missing or of the wrong type")
     if not (isinstance(hash_, str) and _HASH.match(hash_)):
         raise ValueError("bad hash")
-    # The hash covers the canonical text of the fields, which is also what the relay sent.
-    return RowIn(machine, seq, ts, kind, canonical(fields), hash_)
+    return RowIn(machine, seq, ts, kind, fields_text(payload, fields), hash_)
+
+
+def fields_text(payload: bytes, fields: dict[str, Any]) -> str:
+    """The canonical JSON text of the fields, which the hash covers. The relay writes the
+    ledger's own text into the payload as it is; taking it from there saves encoding it again,
+    and a payload laid out otherwise is encoded canonically."""
+    start = payload.find(b'"fields":{')
+    end = payload.rfind(b'},"hash":"')
+    if start > 0 and end > start:
+        text = payload[start + 9:end + 1].decode("utf-8")
+        if len(text) >= 2 and text.count("{") >= 1:
+            return text
+    return canonical(fields)
 
 
 class Ingest:
