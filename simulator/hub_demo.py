@@ -57,11 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "--traffic", str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log))
                 log.close()
             web = WEB_PORT if not listening(WEB_PORT) else free_port()
-            config = HubConfig(
-                mqtt={"host": "127.0.0.1", "port": port, "client_id": "vendd-hub-demo"},
-                store={"url": f"sqlite:///{folder / 'hub.db'}", "replicas": folder / "replicas"},
-                gaps={"grace_s": 2, "retry_min_s": 2, "retry_max_s": 30},
-                web={"host": "127.0.0.1", "port": web})
+            hub = HubConfig.model_validate({
+                "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "vendd-hub-demo"},
+                "store": {"url": f"sqlite:///{folder / 'hub.db'}",
+                          "replicas": folder / "replicas"},
+                "gaps": {"grace_s": 2, "retry_min_s": 2, "retry_max_s": 30},
+                "web": {"host": "127.0.0.1", "port": web}})
             (folder / "hub.toml").write_text(
                 f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "vendd-hub-cli"\n'
                 f'\n[store]\nurl = "sqlite:///{folder / "hub.db"}"\n'
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"      vendd watch --host 127.0.0.1 --port {port}")
             if args.seconds is not None:
                 threading.Timer(args.seconds, stop.set).start()
-            run(config, list(COMPONENTS), sys.stdout, stop=stop)
+            run(hub, list(COMPONENTS), sys.stdout, stop=stop)
         finally:
             for proc in sims:
                 proc.terminate()
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
     if args.seconds is not None:
-        store = open_store(config)
+        store = open_store(hub)
         try:
             print(render_status(store))
         finally:

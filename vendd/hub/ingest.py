@@ -263,13 +263,13 @@ class Ingest:
             machine, _, rel = topic[plen:].partition("/")
             try:
                 if rel.startswith("event/"):
-                    rows.append(parse_row(machine, msg.payload))
+                    rows.append(parse_row(machine, bytes(msg.payload)))
                 elif rel == "status":
                     statuses[machine] = msg.payload.decode("utf-8", "replace")[:16]
                 elif rel == "state":
                     states[machine] = msg.payload.decode("utf-8")
                 elif rel == "response/replay":
-                    self._replay_answer(machine, msg.payload, heads)
+                    self._replay_answer(machine, bytes(msg.payload), heads)
             except (ValueError, UnicodeDecodeError) as exc:
                 self.counters.malformed += 1
                 log.warning("unreadable message on %s: %s", topic, exc)

@@ -253,11 +253,12 @@ class Store:
         self.engine.dispose()
 
     def _insert(self, table: sa.Table) -> Any:
+        """INSERT with ON CONFLICT, in the dialect's own words."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     # --- writing -------------------------------------------------------------------------
 
