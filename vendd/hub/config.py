@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from vendd.config import Ident, Model, MqttConfig, SharesConfig, TlsConfig
 from vendd.errors import ConfigError
+from vendd.hub.alerts.config import AlertsConfig
 from vendd.money import CURRENCY_SYMBOLS
 
 DEFAULT_PATH = "/etc/vendd/hub.toml"
@@ -114,6 +115,7 @@ class HubConfig(Model):
     accounts: AccountsConfig = AccountsConfig()
     machines: dict[Ident, MachineEntry] = {}
     web: WebConfig = WebConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def accounts_of(self, machine: str) -> AccountsConfig:
         """The accounts settings of one machine: its own entry over the defaults."""

@@ -42,11 +42,20 @@ def _web(config: HubConfig, store: Store) -> Component:
     return StatusServer(config, store)
 
 
+def _alerts(config: HubConfig, store: Store) -> Component:
+    from vendd.hub.alerts.component import AlertsComponent
+
+    return AlertsComponent(config, store)
+
+
 COMPONENTS: dict[str, Factory] = {"ingest": _ingest, "web": _web}
 
 
 def register(name: str, factory: Factory) -> None:
     COMPONENTS[name] = factory
+
+
+register("alerts", _alerts)
 
 
 def open_store(config: HubConfig) -> Store:
