@@ -52,7 +52,8 @@ def _broker(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
     conf = folder / "mosquitto.conf"
     # Unbounded queues: the whole burst waits in the broker for each session.
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    "max_queued_messages 0\nmax_queued_bytes 0\n", encoding="utf-8")
+                    "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 0\n",
+                    encoding="utf-8")
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
