@@ -1,0 +1,20 @@
+"""Fixtures of the dashboard tests: one hub store with a real ledger's rows per module."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dash_helpers import Dash, make_dash
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
+    d = make_dash(tmp_path_factory.mktemp("dash"))
+    yield d
+    d.store.close()
