@@ -20,6 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   chromium chromium-driver)
 	$(VENV)/bin/ruff check vendd simulator tests bench
 	$(PY) -m pytest
 

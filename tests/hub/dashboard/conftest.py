@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Starlette's test client still works on httpx; the warning names a successor not needed here.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 from dash_helpers import Dash, make_dash
 
