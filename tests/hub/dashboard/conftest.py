@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Starlette's test client still works on httpx; the warning names a successor not needed here.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from dash_helpers import Dash, make_dash
+from dash_helpers import Dash, make_dash  # noqa: E402  (after the filter above)
 
 
 @pytest.fixture(scope="module")
