@@ -21,3 +21,11 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     d = make_dash(tmp_path_factory.mktemp("dash"))
     yield d
     d.store.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test, so a fixture can see the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

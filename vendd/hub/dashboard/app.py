@@ -17,9 +17,10 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -114,8 +115,13 @@ def language(request: Request, hub: Hub) -> Language:
     return lang if lang in LANGUAGES else hub.config.web.language  # type: ignore[return-value]
 
 
-def when(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def when_in(tz: ZoneInfo) -> Callable[[float | None], str]:
+    """UNIX seconds as the collective's local time (its default time zone)."""
+
+    def when(t: float | None) -> str:
+        return "-" if t is None else datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    return when
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -130,7 +136,8 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     banners = [b for f in hub.banners for b in f(user)] if user else []
     html = hub.env.get_template(name).render(
         request=request, t=t, lang=lang, user=user,
-        csrf=session.csrf if session else "", when=when,
+        csrf=session.csrf if session else "",
+        when=when_in(ZoneInfo(hub.config.accounts.timezone)),
         nav=[n for n in hub.nav if user and user.role in n.roles], banners=banners,
         path=request.url.path, **context)
     return HTMLResponse(html, status_code=status)

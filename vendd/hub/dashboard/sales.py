@@ -36,6 +36,8 @@ class SalesView:
             key = _bucket(day, unit)
             out[key] = out.get(key, 0) + self.by_day.get(day.isoformat(), [0, 0])[1]
             day += timedelta(days=1)
+        if unit == "day" and self.start.year == self.end.year:
+            return [(k[5:], v) for k, v in out.items()]  # MM-DD: the year is above the chart
         return list(out.items())
 
 

@@ -25,7 +25,7 @@ def columns(points: Sequence[tuple[str, int]], *, title: str, label: Label | Non
     plot_h = height - pad_b - pad_t
     step = (width - 2 * pad_l) / n
     bar = max(step * 0.8, 1.0)
-    every = max(1, -(-n // 12))
+    every = max(1, -(-n // 8))
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
              f'<title>{escape(title)}</title>',
