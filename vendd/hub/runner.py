@@ -37,9 +37,15 @@ def _ingest(config: HubConfig, store: Store) -> Component:
 
 
 def _web(config: HubConfig, store: Store) -> Component:
-    from vendd.hub.web import StatusServer
+    import importlib.util
 
-    return StatusServer(config, store)
+    if importlib.util.find_spec("starlette") is None:  # no web libraries: the status routes
+        from vendd.hub.web import StatusServer
+
+        return StatusServer(config, store)
+    from vendd.hub.dashboard.server import DashboardServer
+
+    return DashboardServer(config, store)
 
 
 def _alerts(config: HubConfig, store: Store) -> Component:
