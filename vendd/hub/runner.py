@@ -43,8 +43,11 @@ def _web(config: HubConfig, store: Store) -> Component:
         from vendd.hub.web import StatusServer
 
         return StatusServer(config, store)
+    from vendd.hub.alerts.web import install
     from vendd.hub.dashboard.server import DashboardServer
 
+    if config.alerts.enabled:
+        install()  # the banner, the Alertas page and the acknowledge links
     return DashboardServer(config, store)
 
 

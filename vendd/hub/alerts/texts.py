@@ -65,3 +65,37 @@ def word(key: str, language: Language, **params: Any) -> str:
 class _Lenient(dict[str, str]):
     def __missing__(self, key: str) -> str:
         return "?"
+
+
+# The Alertas page and the acknowledge page.
+PAGE: dict[str, dict[Language, str]] = {
+    "title": {"es": "Alertas", "en": "Alerts"},
+    "open": {"es": "Abiertas", "en": "Open"},
+    "closed": {"es": "Cerradas", "en": "Closed"},
+    "none_open": {"es": "Ninguna alerta abierta.", "en": "No open alerts."},
+    "opened_at": {"es": "Abierta", "en": "Opened"},
+    "notices": {"es": "Avisos", "en": "Notices"},
+    "acked": {"es": "Vista por {who} {when}", "en": "Seen by {who} {when}"},
+    "ack": {"es": "Enterada", "en": "Acknowledge"},
+    "closed_by": {"es": "Cerrada {when} ({who})", "en": "Closed {when} ({who})"},
+    "by_condition": {"es": "se resolvió", "en": "resolved"},
+    "history": {"es": "Historial", "en": "History"},
+    "channels": {"es": "Canales con fallas", "en": "Failing channels"},
+    "channel_row": {"es": "{channel} a {person}: {error} ({attempts} intentos)",
+                    "en": "{channel} to {person}: {error} ({attempts} tries)"},
+    "ack_title": {"es": "Confirmar alerta", "en": "Acknowledge alert"},
+    "ack_done": {"es": "Alerta confirmada. No se enviarán más recordatorios.",
+                 "en": "Alert acknowledged. No more reminders will be sent."},
+    "ack_gone": {"es": "Esta alerta ya estaba confirmada o cerrada.",
+                 "en": "This alert was already acknowledged or closed."},
+    "ack_bad": {"es": "Enlace no válido.", "en": "Invalid link."},
+    "opened": {"es": "abierta", "en": "opened"},
+    "notified": {"es": "aviso", "en": "notice"},
+    "acknowledged": {"es": "vista", "en": "acknowledged"},
+    "resolved": {"es": "cerrada", "en": "closed"},
+}
+
+
+def page_text(key: str, language: Language, **params: Any) -> str:
+    text = PAGE[key][language]
+    return text.format(**params) if params else text
