@@ -91,7 +91,7 @@ def offline_and_back(folder: Path, sims: list[subprocess.Popen[bytes]], port: in
 def print_alerts(url: str, stop: threading.Event) -> None:
     """Each alert as it opens and closes, in the collective's language."""
     engine = sa.create_engine(url)
-    alerts, seen = AlertStore(engine), {}
+    alerts, seen = AlertStore(engine), dict[int, str]()
     try:
         while not stop.wait(1.0):
             try:

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from vendd.config import Ident, Model, MqttConfig, SharesConfig, TlsConfig
 from vendd.errors import ConfigError
-from vendd.hub.alerts.config import AlertsConfig
+from vendd.hub.alerts_config import AlertsConfig
 from vendd.money import CURRENCY_SYMBOLS
 
 DEFAULT_PATH = "/etc/vendd/hub.toml"

@@ -75,6 +75,11 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     driver.quit()
 
 
+def _click(b: Browser, css: str) -> None:
+    """Click, looking again if htmx swapped the element in between (it refreshes often)."""
+    b.until(lambda: b.driver.find_element(By.CSS_SELECTOR, css).click() or True, f"a {css}")
+
+
 def _alert(alerts: AlertStore, slot_id: str) -> Alert | None:
     found = [a for a in alerts.open_alerts() if a.slot == slot_id]
     return found[0] if found else None
@@ -94,10 +99,10 @@ def test_empty_slot_banner_for_its_maker_and_acknowledged_there(
     browser.until(lambda: "B4 agotado" in browser.text("#banners"), "the banner", 20)
     assert browser.not_reloaded()
     browser.until(lambda: (a := _alert(alerts, "B4")) and a.notices >= 2, "a reminder", 30)
-    browser.driver.find_element(By.CSS_SELECTOR, "#banners a").click()
+    _click(browser, "#banners a")
     browser.until(lambda: browser.driver.find_elements(By.CSS_SELECTOR, "button.ack"),
                   "the Alertas page")
-    browser.driver.find_element(By.CSS_SELECTOR, "button.ack").click()
+    _click(browser, "button.ack")
     browser.until(lambda: "Vista por rosa" in browser.text("#alerts"), "the acknowledgement")
     acked = _alert(alerts, "B4")
     assert acked is not None and acked.acked_by == "rosa"

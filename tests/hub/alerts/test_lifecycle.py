@@ -13,8 +13,8 @@ from alert_helpers import FeedMachine, World, hub_config, slot
 from feed_helpers import Broker
 from support import wait_for
 
-from vendd.hub.alerts.config import OpeningConfig
 from vendd.hub.alerts.schedule import open_seconds, quiet_until
+from vendd.hub.alerts_config import OpeningConfig
 
 HOUR = 3600.0
 TZ = ZoneInfo("America/Guayaquil")

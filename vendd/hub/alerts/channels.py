@@ -22,8 +22,8 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from vendd.errors import VenddError
-from vendd.hub.alerts.config import SmtpConfig, TelegramConfig, WebhookConfig
 from vendd.hub.alerts.routing import read_secret
+from vendd.hub.alerts_config import SmtpConfig, TelegramConfig, WebhookConfig
 
 
 class ChannelError(VenddError):

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from vendd.errors import ConfigError
 from vendd.hub.alerts import texts
-from vendd.hub.alerts.config import PersonConfig
 from vendd.hub.alerts.schedule import quiet_until
 from vendd.hub.alerts.store import Alert
+from vendd.hub.alerts_config import PersonConfig
 from vendd.hub.config import HubConfig
 from vendd.money import format_money
 

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
-from vendd.hub.alerts.config import AlertsConfig
 from vendd.hub.alerts.schedule import is_open, open_seconds
 from vendd.hub.alerts.store import AlertStore
+from vendd.hub.alerts_config import AlertsConfig
 from vendd.hub.config import HubConfig
 from vendd.hub.store import Machine, Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from vendd.hub.alerts.config import WEEKDAYS, OpeningConfig, parse_span
+from vendd.hub.alerts_config import WEEKDAYS, OpeningConfig, parse_span
 
 
 def _spans_on(opening: OpeningConfig, day: date) -> list[tuple[time, time]]:

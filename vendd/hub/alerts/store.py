@@ -168,7 +168,9 @@ class AlertStore:
                     opened_at=now, notices=0))
         except IntegrityError:
             return None
-        alert_id = int(result.inserted_primary_key[0])
+        key_row = result.inserted_primary_key
+        assert key_row is not None
+        alert_id = int(key_row[0])
         self.transition(conn, alert_id, now, "opened", "hub")
         return alert_id
 

@@ -1,5 +1,7 @@
-"""`[alerts]` in hub.toml: the rules' thresholds (with per-machine overrides), the museum's
-opening hours, who is told what and how (`[alerts.people.<username>]`) and the channels."""
+"""`[alerts]` in hub.toml, the models of `vendd.hub.alerts` (beside `config.py`, which takes
+them in, so the package and the config do not import each other): the rules' thresholds
+(with per-machine overrides), the museum's opening hours, who is told what and how
+(`[alerts.people.<username>]`) and the channels."""
 
 from __future__ import annotations
 
