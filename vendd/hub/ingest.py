@@ -151,12 +151,14 @@ class Ingest:
                  mq.host, mq.port)
 
     def stop(self) -> None:
+        """Store and acknowledge what came in, then leave (the session stays: what arrives
+        meanwhile is delivered to the next start)."""
         self._stopping.set()
-        self.client.disconnect()
-        self.client.loop_stop()
         self._inbox.put(None)
         if self._thread is not None:
             self._thread.join(30)
+        self.client.disconnect()
+        self.client.loop_stop()
         self._report(force=True)
 
     def _report(self, force: bool = False) -> None:
