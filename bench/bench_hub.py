@@ -102,17 +102,27 @@ def _subscribe_session(port: int, client_id: str) -> None:
 
 
 def _publish(port: int, messages: list[tuple[str, bytes]]) -> None:
-    acked = threading.Semaphore(0)
+    # At most WINDOW handed to paho and not yet acknowledged: its packet ids are 16 bits, so
+    # queueing the whole burst at once would reuse ids still waiting to be sent.
+    window = threading.Semaphore(20_000)
+    done = threading.Semaphore(0)
+
+    def acked(*args: object) -> None:
+        window.release()
+        done.release()
+
     c = _client("bench-publisher")
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
-    c.on_publish = lambda *a: acked.release()
+    c.on_publish = acked
     c.connect("127.0.0.1", port)
     c.loop_start()
     for topic, payload in messages:
+        window.acquire()
         c.publish(topic, payload, qos=1)
     for _ in messages:
-        acked.acquire(timeout=60)
+        if not done.acquire(timeout=120):
+            raise SystemExit("the broker stopped acknowledging the burst")
     c.disconnect()
     c.loop_stop()
 

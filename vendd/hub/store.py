@@ -32,200 +32,28 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from vendd.errors import VenddError
-from vendd.hub.chain import GENESIS, holes, walk
+from vendd.hub.chain import holes, walk
+from vendd.hub.engine import make_engine, shown_url
+from vendd.hub.records import Alarm, BatchResult, Gap, Machine, RowIn, StoreError
+from vendd.hub.schema import alarms_t, gaps_t, machines_t, metadata, rows_t
+
+__all__ = ["Alarm", "BatchResult", "Gap", "Machine", "RowIn", "Store", "StoreError",
+           "alarms_t", "gaps_t", "machines_t", "metadata", "rows_t"]
 
 log = logging.getLogger(__name__)
 
 WALK_BATCH = 5000  # rows read at a time while a head moves
 
-metadata = sa.MetaData()
-
-machines_t = sa.Table(
-    "machines", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("first_seen", sa.Float, nullable=False),
-    sa.Column("last_seen", sa.Float, nullable=False),
-    sa.Column("status", sa.String(16)),
-    sa.Column("status_at", sa.Float),
-    sa.Column("state", sa.Text),
-    sa.Column("state_at", sa.Float),
-    sa.Column("head_seq", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("head_hash", sa.String(64), nullable=False, server_default=GENESIS),
-    sa.Column("head_ts", sa.String(40)),
-    sa.Column("machine_head", sa.BigInteger),
-    sa.Column("gap_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("alarm_count", sa.Integer, nullable=False, server_default="0"),
-)
-
-rows_t = sa.Table(
-    "rows", metadata,
-    sa.Column("machine", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("ts", sa.String(40), nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("fields", sa.Text, nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("received_at", sa.Float, nullable=False),
-)
-
-alarms_t = sa.Table(
-    "alarms", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("machine", sa.String(64), nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("alarm", sa.String(20), nullable=False),
-    sa.Column("ts", sa.String(40)),
-    sa.Column("kind", sa.String(40)),
-    sa.Column("fields", sa.Text),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("held_hash", sa.String(64)),
-    sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("detected_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("machine", "seq", "alarm", "hash", name="alarms_once"),
-)
-
-gaps_t = sa.Table(
-    "gaps", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("machine", sa.String(64), nullable=False),
-    sa.Column("first", sa.BigInteger, nullable=False),
-    sa.Column("last", sa.BigInteger, nullable=False),
-    sa.Column("opened_at", sa.Float, nullable=False),
-    sa.Column("closed_at", sa.Float),
-    sa.Column("asks", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("asked_at", sa.Float),
-    sa.Column("next_ask_at", sa.Float, nullable=False),
-    sa.Index("gaps_open", "machine", "closed_at"),
-)
-
-
 _HEAD_UPDATE = (machines_t.update().where(machines_t.c.id == sa.bindparam("m_id"))
                 .values(head_seq=sa.bindparam("h_seq"), head_hash=sa.bindparam("h_hash"),
                         head_ts=sa.bindparam("h_ts")))
-
-
-class StoreError(VenddError):
-    """The hub's database cannot be opened, migrated, read or written."""
-
-
-@dataclass(frozen=True)
-class RowIn:
-    """A journal row as it came off the feed."""
-
-    machine: str
-    seq: int
-    ts: str
-    kind: str
-    fields: str  # canonical JSON text
-    hash: str
-
-
-@dataclass(frozen=True)
-class Machine:
-    id: str
-    first_seen: float
-    last_seen: float
-    status: str | None
-    status_at: float | None
-    state: dict[str, Any] | None
-    state_at: float | None
-    head_seq: int
-    head_hash: str
-    head_ts: str | None
-    machine_head: int | None
-    gap_count: int
-    alarm_count: int
-
-
-@dataclass(frozen=True)
-class Gap:
-    id: int
-    machine: str
-    first: int
-    last: int
-    opened_at: float
-    closed_at: float | None
-    asks: int
-    asked_at: float | None
-    next_ask_at: float
-
-
-@dataclass(frozen=True)
-class Alarm:
-    id: int
-    machine: str
-    seq: int
-    alarm: str
-    ts: str | None
-    kind: str | None
-    fields: str | None
-    hash: str
-    held_hash: str | None
-    detail: str
-    detected_at: float
-
-
-@dataclass
-class BatchResult:
-    inserted: int = 0
-    duplicates: int = 0
-    alarms: list[str] = field(default_factory=list)
-    advanced: dict[str, int] = field(default_factory=dict)  # machine -> new head
-
-
-def database_url(url: str, password_file: Path | None = None) -> URL:
-    """The SQLAlchemy URL: `postgresql://` goes through psycopg 3; a password from a file."""
-    try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"store.url: not a database URL: {url!r}") from exc
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if password_file is not None:
-        try:
-            password = password_file.read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, IndexError) as exc:
-            raise StoreError(f"store.password_file: cannot read {password_file}") from exc
-        parsed = parsed.set(password=password)
-    return parsed
-
-
-def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # readers (status, reports) never block ingest
-        cur.execute("PRAGMA synchronous=FULL")  # a batch acked to the broker survives power loss
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # Take the write lock at the start: a head read inside cannot go stale before its
-        # update, even with a second process writing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def make_engine(url: str, password_file: Path | None = None) -> Engine:
-    parsed = database_url(url, password_file)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return sa.create_engine(parsed, pool_pre_ping=True)
 
 
 class Store:
@@ -237,6 +65,10 @@ class Store:
         self.url = url
         self.engine = make_engine(url, password_file)
         self.dialect = self.engine.dialect.name
+        mark = "%s" if self.engine.dialect.paramstyle in ("format", "pyformat") else "?"
+        self._insert_rows_sql = (
+            "INSERT INTO rows (machine, seq, ts, kind, fields, hash, received_at) VALUES "
+            f"({', '.join([mark] * 7)}) ON CONFLICT (machine, seq) DO NOTHING")
         try:
             if migrate:
                 from vendd.hub.migrate import upgrade
@@ -246,7 +78,7 @@ class Store:
                 conn.execute(sa.select(sa.func.count()).select_from(machines_t))
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise StoreError(f"{_shown(url)}: cannot open the hub's database: "
+            raise StoreError(f"{shown_url(url)}: cannot open the hub's database: "
                              f"{_first_line(exc)}") from exc
 
     def close(self) -> None:
@@ -282,8 +114,10 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 self._ensure_machines(conn, machines, now)
-                fresh = self._store_batch(conn, batch, rivals, now, result)
+                # The machines' rows are locked first (in one order, so workers never
+                # deadlock): while this batch is written no other worker writes theirs.
                 heads = self._lock_heads(conn, machines)
+                fresh = self._store_batch(conn, batch, rivals, heads, now, result)
                 moved = []
                 for machine in machines:
                     head = self._advance(conn, machine, heads[machine],
@@ -304,21 +138,30 @@ class Store:
         conn.execute(stmt, [{"id": m, "first_seen": now, "last_seen": now} for m in ids])
         conn.execute(machines_t.update().where(machines_t.c.id.in_(ids)).values(last_seen=now))
 
-    def _held(self, conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
-        """The hashes the store holds for these (machine, seq), in chunks of bound size."""
+    def _held(self, conn: Connection, batch: dict[tuple[str, int], RowIn],
+              heads: dict[str, tuple[int, str, int]]) -> dict[tuple[str, int], str]:
+        """The hashes the store holds for the batch's (machine, seq). With no gap open nothing
+        is held above a machine's head, so a machine whose rows are all above it is not even
+        asked about (the common case: live rows in order)."""
+        spans: dict[str, list[int]] = {}
+        for machine, seq in batch:
+            span = spans.setdefault(machine, [seq, seq])
+            span[0], span[1] = min(span[0], seq), max(span[1], seq)
         held: dict[tuple[str, int], str] = {}
-        for i in range(0, len(keys), 400):
-            chunk = keys[i:i + 400]
-            held.update(((m, s), h) for m, s, h in conn.execute(
-                sa.select(rows_t.c.machine, rows_t.c.seq, rows_t.c.hash).where(
-                    sa.tuple_(rows_t.c.machine, rows_t.c.seq).in_(chunk))))
+        for machine, (low, high) in spans.items():
+            head, _, gap_count = heads[machine]
+            if gap_count == 0 and low > head:
+                continue
+            held.update(((machine, s), h) for s, h in conn.execute(
+                sa.select(rows_t.c.seq, rows_t.c.hash).where(
+                    rows_t.c.machine == machine, rows_t.c.seq.between(low, high))))
         return held
 
     def _store_batch(self, conn: Connection, batch: dict[tuple[str, int], RowIn],
-                     rivals: list[RowIn], now: float,
+                     rivals: list[RowIn], heads: dict[str, tuple[int, str, int]], now: float,
                      result: BatchResult) -> dict[str, list[RowIn]]:
         """Insert the rows the store does not hold; returns them by machine, in seq order."""
-        held = self._held(conn, list(batch))
+        held = self._held(conn, batch, heads)
         new: list[RowIn] = []
         for key, row in batch.items():
             known = held.get(key)
@@ -335,10 +178,9 @@ class Store:
             else:
                 self._mismatch(conn, row, known, now, result)
         if new:
-            stmt = self._insert(rows_t).on_conflict_do_nothing(index_elements=["machine", "seq"])
-            conn.execute(stmt, [{"machine": r.machine, "seq": r.seq, "ts": r.ts, "kind": r.kind,
-                                 "fields": r.fields, "hash": r.hash, "received_at": now}
-                                for r in new])
+            # The driver's executemany straight away: this is the hub's hottest statement.
+            conn.exec_driver_sql(self._insert_rows_sql, [
+                (r.machine, r.seq, r.ts, r.kind, r.fields, r.hash, now) for r in new])
             result.inserted += len(new)
         fresh: dict[str, list[RowIn]] = defaultdict(list)
         for row in sorted(new, key=lambda r: (r.machine, r.seq)):
@@ -590,11 +432,3 @@ def _machine(r: Any) -> Machine:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def _shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "store.url"
