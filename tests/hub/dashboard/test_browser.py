@@ -134,7 +134,7 @@ def test_sign_in_then_a_sale_appears_on_maquinas_and_ventas_without_reload(
     assert browser.not_reloaded()
 
     browser.go("/ventas")
-    items = int(browser.text("#sales-items"))
+    items = browser.until(lambda: int(browser.text("#sales-items")) or None, "Ventas")
     browser.mark()
     sell(world.daemon, "B1")
     browser.until(lambda: int(browser.text("#sales-items")) == items + 1,

@@ -140,7 +140,12 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         when=when_in(ZoneInfo(hub.config.accounts.timezone)),
         nav=[n for n in hub.nav if user and user.role in n.roles], banners=banners,
         path=request.url.path, **context)
-    return HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status)
+    if user is not None:
+        # A signed-in page is nobody else's: not stored by any cache, nor kept by the
+        # browser's back-forward cache with its live stream still open.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def page(*roles: str) -> Callable[[Handler], Handler]:
