@@ -13,7 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "telemetry"))
 
 from feed_helpers import Broker
-from hub_helpers import PgCluster
+
+from simulator.postgres import PgCluster
 
 
 @pytest.fixture(scope="session")

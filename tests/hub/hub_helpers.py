@@ -8,12 +8,9 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,65 +22,6 @@ from vendd.cli import main
 from vendd.ledger.db import connect
 
 PREFIX = "coop"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# --- PostgreSQL ----------------------------------------------------------------------------
-
-
-def pg_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not found:
-        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
-    return found[-1].parent
-
-
-class PgCluster:
-    """initdb + pg_ctl as the postgres user, in a fresh folder outside pytest's 0700 tmp,
-    listening on loopback only; stopped with `-m immediate` by the fixture's finaliser."""
-
-    def __init__(self) -> None:
-        self.bin = pg_bin()
-        self.folder = Path(tempfile.mkdtemp(prefix="vpg-", dir="/tmp"))
-        self.data = self.folder / "data"
-        self.port = _free_port()
-        shutil.chown(self.folder, "postgres", "postgres")
-
-    def _as_postgres(self, *args: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
-                       capture_output=True, cwd=self.folder)
-
-    def start(self) -> None:
-        self._as_postgres(str(self.bin / "initdb"), "-D", str(self.data), "-E", "UTF8",
-                          "--locale=C.UTF-8", "--no-sync", "-A", "trust", "-U", "postgres")
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                          str(self.folder / "log"), "-o",
-                          f"-k {self.folder} -p {self.port} -c listen_addresses=127.0.0.1 "
-                          f"-c fsync=off -c max_connections=200", "start")
-
-    def stop(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D",
-                        str(self.data), "-m", "immediate", "stop"], capture_output=True,
-                       check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def new_database(self) -> str:
-        import sqlalchemy as sa
-
-        name = f"hub_{uuid.uuid4().hex[:10]}"
-        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        engine.dispose()
-        return self.url(name)
 
 
 # --- simulated machines --------------------------------------------------------------------

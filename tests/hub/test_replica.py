@@ -42,6 +42,8 @@ def test_hub_killed_five_times_and_broker_restarted_keeps_every_row(
     try:
         for i, m in enumerate(machines):
             m.start(seed=100 + i)
+        wait_for(lambda: [m["status"] for m in hub_status(config)["machines"]]
+                 == ["online"] * 3, 60, "the machines online at the hub")
         for kill in range(KILLS):
             held = store.row_count()
             # Kill it while rows are flowing, not between bursts.
@@ -57,7 +59,11 @@ def test_hub_killed_five_times_and_broker_restarted_keeps_every_row(
         wait_replicated(store, machines)
         for m in machines:
             assert_replica_is_the_ledger(store, m)
+        # The daemons said `offline` as they stopped; the hub follows status and state.
+        wait_for(lambda: [m["status"] for m in hub_status(config)["machines"]]
+                 == ["offline"] * 3, 30, "the machines offline")
         status = hub_status(config)
+        assert all(store.machine(m.id).state["machine"] == m.id for m in machines)
         assert [m["integrity"] for m in status["machines"]] == ["ok"] * 3, status["alarms"]
         assert status["gaps"] == [] and status["alarms"] == []
         assert {m["id"]: m["verified_head"] for m in status["machines"]} == {
@@ -100,6 +106,9 @@ def test_hub_reports_equal_each_machines_report(
         assert both["gross"] == sum(p["gross"] for p in per)
         assert sum(both["split"].values()) == both["gross"]
         assert both["machines"] == [m.id for m in machines[:2]]
+        png = tmp_path / "makers.png"
+        drawn = vendd("hub", "report", "--config", str(config), "--chart", str(png))
+        assert drawn.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
     finally:
         hub.stop()
         store.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 from feed_helpers import PREFIX, Broker, feed_config, free_port, mqtt_section, sell, wait_until
 
 from vendd.cli import main
-from vendd.watch import watch_broker
+from vendd.cli.watch import watch_broker
 
 
 def test_watch_follows_several_machines_without_their_config(

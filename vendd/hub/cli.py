@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
     rep.add_argument("--from", dest="start", type=_day, help="first local day, YYYY-MM-DD")
     rep.add_argument("--to", dest="end", type=_day, help="last local day, YYYY-MM-DD")
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rep.add_argument("--chart", metavar="FILE.png", help="also draw the figures as a PNG chart")
     exp = command("export", _export, "a machine's verified rows as JSON lines "
                   "(for `vendd verify --against`)")
     exp.add_argument("--machine", required=True)
@@ -118,7 +119,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 
     config = _config(args)
     req = ReportRequest(args.what, args.by, args.period, args.start, args.end, args.format,
-                        args.machine)
+                        args.machine, args.chart)
     store = open_store(config)
     try:
         text = report(config, store, req)

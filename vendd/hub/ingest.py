@@ -69,8 +69,20 @@ def parse_row(machine: str, payload: bytes) -> RowIn:
         raise ValueError("ts, kind and fields are missing or of the wrong type")
     if not (isinstance(hash_, str) and _HASH.match(hash_)):
         raise ValueError("bad hash")
-    # The hash covers the canonical text of the fields, which is also what the relay sent.
-    return RowIn(machine, seq, ts, kind, canonical(fields), hash_)
+    return RowIn(machine, seq, ts, kind, fields_text(payload, fields), hash_)
+
+
+def fields_text(payload: bytes, fields: dict[str, Any]) -> str:
+    """The canonical JSON text of the fields, which the hash covers. The relay writes the
+    ledger's own text into the payload as it is; taking it from there saves encoding it again,
+    and a payload laid out otherwise is encoded canonically."""
+    start = payload.find(b'"fields":{')
+    end = payload.rfind(b'},"hash":"')
+    if start > 0 and end > start:
+        text = payload[start + 9:end + 1].decode("utf-8")
+        if len(text) >= 2 and text.count("{") >= 1:
+            return text
+    return canonical(fields)
 
 
 class Ingest:
@@ -139,12 +151,14 @@ class Ingest:
                  mq.host, mq.port)
 
     def stop(self) -> None:
+        """Store and acknowledge what came in, then leave (the session stays: what arrives
+        meanwhile is delivered to the next start)."""
         self._stopping.set()
-        self.client.disconnect()
-        self.client.loop_stop()
         self._inbox.put(None)
         if self._thread is not None:
             self._thread.join(30)
+        self.client.disconnect()
+        self.client.loop_stop()
         self._report(force=True)
 
     def _report(self, force: bool = False) -> None:
@@ -251,13 +265,13 @@ class Ingest:
             machine, _, rel = topic[plen:].partition("/")
             try:
                 if rel.startswith("event/"):
-                    rows.append(parse_row(machine, msg.payload))
+                    rows.append(parse_row(machine, bytes(msg.payload)))
                 elif rel == "status":
                     statuses[machine] = msg.payload.decode("utf-8", "replace")[:16]
                 elif rel == "state":
                     states[machine] = msg.payload.decode("utf-8")
                 elif rel == "response/replay":
-                    self._replay_answer(machine, msg.payload, heads)
+                    self._replay_answer(machine, bytes(msg.payload), heads)
             except (ValueError, UnicodeDecodeError) as exc:
                 self.counters.malformed += 1
                 log.warning("unreadable message on %s: %s", topic, exc)

@@ -46,6 +46,7 @@ class ReportRequest:
     end: date | None = None
     fmt: Format = "table"
     machine: str | None = None
+    chart: str | None = None  # also draw the statement as a PNG (sales only)
 
 
 def period_of(req: ReportRequest, tz: ZoneInfo) -> Period:
@@ -69,12 +70,22 @@ def machine_statement(config: HubConfig, store: Store, machine: str, req: Report
 
 
 def report(config: HubConfig, store: Store, req: ReportRequest) -> str:
+    if req.chart and req.what != "sales":
+        raise VenddError(f"--chart draws sales, not `report {req.what}`")
     machines = _machines(store, req.machine)
     if req.what == "sales":
         if len(machines) == 1:
             st = machine_statement(config, store, machines[0], req)
-            return render_statement(st, req.fmt, _money(config, machines[0]))
-        return _combined(config, store, machines, req)
+            text = render_statement(st, req.fmt, _money(config, machines[0]))
+        else:
+            st, text = _combined(config, store, machines, req)
+        if req.chart:
+            from vendd.ledger.charts import write_chart
+
+            write_chart(st, req.chart, _money(config, machines[0]))
+            if req.fmt == "table":
+                text = text.rstrip("\n") + f"\nchart: {req.chart}"
+        return text
     parts: list[tuple[str, str]] = []
     for machine in machines:
         acc = config.accounts_of(machine)
@@ -114,7 +125,8 @@ def _money(config: HubConfig, machine: str) -> Money:
     return Money(acc.currency, acc.decimals)
 
 
-def _combined(config: HubConfig, store: Store, machines: list[str], req: ReportRequest) -> str:
+def _combined(config: HubConfig, store: Store, machines: list[str], req: ReportRequest,
+              ) -> tuple[Statement, str]:
     accounts = [config.accounts_of(m) for m in machines]
     first = accounts[0]
     for m, acc in zip(machines, accounts, strict=True):
@@ -130,12 +142,12 @@ def _combined(config: HubConfig, store: Store, machines: list[str], req: ReportR
         data: dict[str, Any] = json.loads(text)
         data["journal"] = {m: s.as_dict() for m, s in heads.items()}
         data["machines"] = machines
-        return json.dumps(data, ensure_ascii=False, indent=2)
+        return merged, json.dumps(data, ensure_ascii=False, indent=2)
     if req.fmt == "table":
         lines = text.rstrip("\n").splitlines()[:-1]  # the merged stamp means nothing
         lines += [f"{m}: {s.line()}" for m, s in heads.items()]
-        return "\n".join(lines)
-    return text
+        return merged, "\n".join(lines)
+    return merged, text
 
 
 def merge_statements(sts: list[Statement]) -> Statement:

@@ -32,195 +32,28 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from vendd.errors import VenddError
-from vendd.hub.chain import GENESIS, holes, walk
+from vendd.hub.chain import holes, walk
+from vendd.hub.engine import make_engine, shown_url
+from vendd.hub.records import Alarm, BatchResult, Gap, Machine, RowIn, StoreError
+from vendd.hub.schema import alarms_t, gaps_t, machines_t, metadata, rows_t
+
+__all__ = ["Alarm", "BatchResult", "Gap", "Machine", "RowIn", "Store", "StoreError",
+           "alarms_t", "gaps_t", "machines_t", "metadata", "rows_t"]
 
 log = logging.getLogger(__name__)
 
 WALK_BATCH = 5000  # rows read at a time while a head moves
 
-metadata = sa.MetaData()
-
-machines_t = sa.Table(
-    "machines", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("first_seen", sa.Float, nullable=False),
-    sa.Column("last_seen", sa.Float, nullable=False),
-    sa.Column("status", sa.String(16)),
-    sa.Column("status_at", sa.Float),
-    sa.Column("state", sa.Text),
-    sa.Column("state_at", sa.Float),
-    sa.Column("head_seq", sa.BigInteger, nullable=False, server_default="0"),
-    sa.Column("head_hash", sa.String(64), nullable=False, server_default=GENESIS),
-    sa.Column("head_ts", sa.String(40)),
-    sa.Column("machine_head", sa.BigInteger),
-    sa.Column("gap_count", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("alarm_count", sa.Integer, nullable=False, server_default="0"),
-)
-
-rows_t = sa.Table(
-    "rows", metadata,
-    sa.Column("machine", sa.String(64), primary_key=True),
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("ts", sa.String(40), nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("fields", sa.Text, nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("received_at", sa.Float, nullable=False),
-)
-
-alarms_t = sa.Table(
-    "alarms", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("machine", sa.String(64), nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("alarm", sa.String(20), nullable=False),
-    sa.Column("ts", sa.String(40)),
-    sa.Column("kind", sa.String(40)),
-    sa.Column("fields", sa.Text),
-    sa.Column("hash", sa.String(64), nullable=False),
-    sa.Column("held_hash", sa.String(64)),
-    sa.Column("detail", sa.Text, nullable=False),
-    sa.Column("detected_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("machine", "seq", "alarm", "hash", name="alarms_once"),
-)
-
-gaps_t = sa.Table(
-    "gaps", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("machine", sa.String(64), nullable=False),
-    sa.Column("first", sa.BigInteger, nullable=False),
-    sa.Column("last", sa.BigInteger, nullable=False),
-    sa.Column("opened_at", sa.Float, nullable=False),
-    sa.Column("closed_at", sa.Float),
-    sa.Column("asks", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("asked_at", sa.Float),
-    sa.Column("next_ask_at", sa.Float, nullable=False),
-    sa.Index("gaps_open", "machine", "closed_at"),
-)
-
-
-class StoreError(VenddError):
-    """The hub's database cannot be opened, migrated, read or written."""
-
-
-@dataclass(frozen=True)
-class RowIn:
-    """A journal row as it came off the feed."""
-
-    machine: str
-    seq: int
-    ts: str
-    kind: str
-    fields: str  # canonical JSON text
-    hash: str
-
-
-@dataclass(frozen=True)
-class Machine:
-    id: str
-    first_seen: float
-    last_seen: float
-    status: str | None
-    status_at: float | None
-    state: dict[str, Any] | None
-    state_at: float | None
-    head_seq: int
-    head_hash: str
-    head_ts: str | None
-    machine_head: int | None
-    gap_count: int
-    alarm_count: int
-
-
-@dataclass(frozen=True)
-class Gap:
-    id: int
-    machine: str
-    first: int
-    last: int
-    opened_at: float
-    closed_at: float | None
-    asks: int
-    asked_at: float | None
-    next_ask_at: float
-
-
-@dataclass(frozen=True)
-class Alarm:
-    id: int
-    machine: str
-    seq: int
-    alarm: str
-    ts: str | None
-    kind: str | None
-    fields: str | None
-    hash: str
-    held_hash: str | None
-    detail: str
-    detected_at: float
-
-
-@dataclass
-class BatchResult:
-    inserted: int = 0
-    duplicates: int = 0
-    alarms: list[str] = field(default_factory=list)
-    advanced: dict[str, int] = field(default_factory=dict)  # machine -> new head
-
-
-def database_url(url: str, password_file: Path | None = None) -> URL:
-    """The SQLAlchemy URL: `postgresql://` goes through psycopg 3; a password from a file."""
-    try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(f"store.url: not a database URL: {url!r}") from exc
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if password_file is not None:
-        try:
-            password = password_file.read_text(encoding="utf-8").splitlines()[0]
-        except (OSError, IndexError) as exc:
-            raise StoreError(f"store.password_file: cannot read {password_file}") from exc
-        parsed = parsed.set(password=password)
-    return parsed
-
-
-def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")  # readers (status, reports) never block ingest
-        cur.execute("PRAGMA synchronous=FULL")  # a batch acked to the broker survives power loss
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # Take the write lock at the start: a head read inside cannot go stale before its
-        # update, even with a second process writing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def make_engine(url: str, password_file: Path | None = None) -> Engine:
-    parsed = database_url(url, password_file)
-    if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
-    return sa.create_engine(parsed, pool_pre_ping=True)
+_HEAD_UPDATE = (machines_t.update().where(machines_t.c.id == sa.bindparam("m_id"))
+                .values(head_seq=sa.bindparam("h_seq"), head_hash=sa.bindparam("h_hash"),
+                        head_ts=sa.bindparam("h_ts")))
 
 
 class Store:
@@ -241,43 +74,52 @@ class Store:
                 conn.execute(sa.select(sa.func.count()).select_from(machines_t))
         except SQLAlchemyError as exc:
             self.engine.dispose()
-            raise StoreError(f"{_shown(url)}: cannot open the hub's database: "
+            raise StoreError(f"{shown_url(url)}: cannot open the hub's database: "
                              f"{_first_line(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
 
     def _insert(self, table: sa.Table) -> Any:
+        """INSERT with ON CONFLICT, in the dialect's own words."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     # --- writing -------------------------------------------------------------------------
 
     def add_rows(self, rows: Sequence[RowIn], now: float | None = None) -> BatchResult:
         """Store a batch once by (machine, seq), raise alarms for other versions of held rows,
-        and move each touched machine's verified head, all in one transaction."""
+        and move each touched machine's verified head, all in one transaction. A handful of
+        statements per batch, whatever the number of machines in it."""
         now = time.time() if now is None else now
         result = BatchResult()
-        by_machine: dict[str, dict[int, RowIn]] = defaultdict(dict)
+        batch: dict[tuple[str, int], RowIn] = {}
+        rivals: list[RowIn] = []  # another version of a row earlier in the same batch
         for row in rows:
-            held = by_machine[row.machine].get(row.seq)
+            held = batch.get((row.machine, row.seq))
             if held is None:
-                by_machine[row.machine][row.seq] = row
+                batch[(row.machine, row.seq)] = row
             elif held.hash != row.hash:
-                by_machine[row.machine].setdefault(-row.seq, row)  # compared below
+                rivals.append(row)
             else:
                 result.duplicates += 1
+        machines = sorted({m for m, _ in batch})
         try:
             with self.engine.begin() as conn:
-                self._ensure_machines(conn, by_machine.keys(), now)
-                for machine, batch in sorted(by_machine.items()):
-                    self._store_batch(conn, machine, batch, now, result)
-                heads = self._lock_heads(conn, sorted(by_machine))
-                for machine in sorted(by_machine):
-                    self._advance(conn, machine, heads[machine], now, result)
+                self._ensure_machines(conn, machines, now)
+                fresh = self._store_batch(conn, batch, rivals, now, result)
+                heads = self._lock_heads(conn, machines)
+                moved = []
+                for machine in machines:
+                    head = self._advance(conn, machine, heads[machine],
+                                         fresh.get(machine, []), now, result)
+                    if head is not None:
+                        moved.append(head)
+                if moved:
+                    conn.execute(_HEAD_UPDATE, moved)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store {len(rows)} rows: {_first_line(exc)}") from exc
         return result
@@ -290,30 +132,53 @@ class Store:
         conn.execute(stmt, [{"id": m, "first_seen": now, "last_seen": now} for m in ids])
         conn.execute(machines_t.update().where(machines_t.c.id.in_(ids)).values(last_seen=now))
 
-    def _store_batch(self, conn: Connection, machine: str, batch: dict[int, RowIn],
-                     now: float, result: BatchResult) -> None:
-        seqs = [s for s in batch if s > 0]
-        held = dict(conn.execute(
-            sa.select(rows_t.c.seq, rows_t.c.hash).where(
-                rows_t.c.machine == machine, rows_t.c.seq.between(min(seqs), max(seqs)))
-        ).all()) if seqs else {}
-        new = []
+    def _held(self, conn: Connection, keys: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+        """The hashes the store holds for these (machine, seq), in chunks of bound size."""
+        held: dict[tuple[str, int], str] = {}
+        for i in range(0, len(keys), 400):
+            chunk = keys[i:i + 400]
+            held.update(((m, s), h) for m, s, h in conn.execute(
+                sa.select(rows_t.c.machine, rows_t.c.seq, rows_t.c.hash).where(
+                    sa.tuple_(rows_t.c.machine, rows_t.c.seq).in_(chunk))))
+        return held
+
+    def _store_batch(self, conn: Connection, batch: dict[tuple[str, int], RowIn],
+                     rivals: list[RowIn], now: float,
+                     result: BatchResult) -> dict[str, list[RowIn]]:
+        """Insert the rows the store does not hold; returns them by machine, in seq order."""
+        held = self._held(conn, list(batch))
+        new: list[RowIn] = []
         for key, row in batch.items():
-            known = held.get(row.seq) if key > 0 else batch[row.seq].hash
+            known = held.get(key)
             if known is None:
-                new.append({"machine": machine, "seq": row.seq, "ts": row.ts, "kind": row.kind,
-                            "fields": row.fields, "hash": row.hash, "received_at": now})
+                new.append(row)
             elif known == row.hash:
                 result.duplicates += 1
             else:
-                alarm = "new_genesis" if row.seq == 1 else "hash_mismatch"
-                self._alarm(conn, machine, row.seq, alarm, row, known, now, result,
-                            f"row {row.seq} arrived with hash {row.hash[:16]}, the hub holds "
-                            f"{known[:16]}")
+                self._mismatch(conn, row, known, now, result)
+        for row in rivals:
+            known = held.get((row.machine, row.seq)) or batch[(row.machine, row.seq)].hash
+            if known == row.hash:
+                result.duplicates += 1
+            else:
+                self._mismatch(conn, row, known, now, result)
         if new:
             stmt = self._insert(rows_t).on_conflict_do_nothing(index_elements=["machine", "seq"])
-            conn.execute(stmt, new)
+            conn.execute(stmt, [{"machine": r.machine, "seq": r.seq, "ts": r.ts, "kind": r.kind,
+                                 "fields": r.fields, "hash": r.hash, "received_at": now}
+                                for r in new])
             result.inserted += len(new)
+        fresh: dict[str, list[RowIn]] = defaultdict(list)
+        for row in sorted(new, key=lambda r: (r.machine, r.seq)):
+            fresh[row.machine].append(row)
+        return fresh
+
+    def _mismatch(self, conn: Connection, row: RowIn, known: str, now: float,
+                  result: BatchResult) -> None:
+        alarm = "new_genesis" if row.seq == 1 else "hash_mismatch"
+        self._alarm(conn, row.machine, row.seq, alarm, row, known, now, result,
+                    f"row {row.seq} arrived with hash {row.hash[:16]}, the hub holds "
+                    f"{known[:16]}")
 
     def _alarm(self, conn: Connection, machine: str, seq: int, alarm: str, row: RowIn | None,
                held_hash: str | None, now: float, result: BatchResult | None,
@@ -323,8 +188,8 @@ class Store:
                   "ts": row.ts if row else None, "kind": row.kind if row else None,
                   "fields": row.fields if row else None, "detected_at": now}
         stmt = self._insert(alarms_t).on_conflict_do_nothing(
-            index_elements=["machine", "seq", "alarm", "hash"])
-        if conn.execute(stmt, values).rowcount:
+            index_elements=["machine", "seq", "alarm", "hash"]).returning(alarms_t.c.id)
+        if conn.execute(stmt, values).first() is not None:  # new: not raised before
             conn.execute(machines_t.update().where(machines_t.c.id == machine)
                          .values(alarm_count=machines_t.c.alarm_count + 1))
             log.error("INTEGRITY %s: %s: %s", machine, alarm, detail)
@@ -339,31 +204,45 @@ class Store:
             query = query.with_for_update()  # two workers never move one head at once
         return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)}
 
-    def _advance(self, conn: Connection, machine: str, head: tuple[int, str, int], now: float,
-                 result: BatchResult) -> None:
+    def _advance(self, conn: Connection, machine: str, head: tuple[int, str, int],
+                 fresh: list[RowIn], now: float, result: BatchResult) -> dict[str, Any] | None:
+        """Move the head over what chains; returns the head's new values, or None."""
         seq, prev, gap_count = head
-        start, head_ts, held_above = seq, None, []
-        while True:
-            rows = conn.execute(
-                sa.select(rows_t.c.seq, rows_t.c.ts, rows_t.c.kind, rows_t.c.fields,
-                          rows_t.c.hash)
-                .where(rows_t.c.machine == machine, rows_t.c.seq > seq)
-                .order_by(rows_t.c.seq).limit(WALK_BATCH)).all()
-            w = walk(seq, prev, [tuple(r) for r in rows])
-            seq, prev, head_ts = w.head_seq, w.head_hash, w.head_ts or head_ts
+        start, head_ts = seq, None
+        if gap_count == 0:
+            # No gap: nothing was held above the head before this batch, so the batch's own
+            # new rows are all there is to walk (no need to read them back).
+            rows = [(r.seq, r.ts, r.kind, r.fields, r.hash) for r in fresh if r.seq > seq]
+            w = walk(seq, prev, rows)
+            seq, prev, head_ts = w.head_seq, w.head_hash, w.head_ts
             if w.broken is not None:
                 self._unchain(conn, machine, w.broken, prev, now, result)
-            if w.broken is not None or len(rows) < WALK_BATCH or w.verified < len(rows):
-                held_above = [r[0] for r in rows if r[0] > seq]
-                break
-        if seq != start:
-            values: dict[str, Any] = {"head_seq": seq, "head_hash": prev}
-            if head_ts is not None:
-                values["head_ts"] = head_ts
-            conn.execute(machines_t.update().where(machines_t.c.id == machine).values(**values))
-            result.advanced[machine] = seq
-        if held_above or gap_count:
-            self._sync_gaps(conn, machine, holes(seq, held_above), now)
+            held_above = [r[0] for r in rows if r[0] > seq and r is not w.broken]
+            broken = w.broken is not None
+        else:
+            while True:
+                rows = [tuple(r) for r in conn.execute(
+                    sa.select(rows_t.c.seq, rows_t.c.ts, rows_t.c.kind, rows_t.c.fields,
+                              rows_t.c.hash)
+                    .where(rows_t.c.machine == machine, rows_t.c.seq > seq)
+                    .order_by(rows_t.c.seq).limit(WALK_BATCH))]
+                w = walk(seq, prev, rows)
+                seq, prev, head_ts = w.head_seq, w.head_hash, w.head_ts or head_ts
+                if w.broken is not None:
+                    self._unchain(conn, machine, w.broken, prev, now, result)
+                if w.broken is not None or len(rows) < WALK_BATCH or w.verified < len(rows):
+                    held_above = [r[0] for r in rows if r[0] > seq and r != w.broken]
+                    broken = w.broken is not None
+                    break
+        if held_above or gap_count or broken:
+            current = holes(seq, held_above)
+            if broken and not current:
+                current = [(seq + 1, seq + 1)]  # the row that did not chain is still missing
+            self._sync_gaps(conn, machine, current, seq, now)
+        if seq == start:
+            return None
+        result.advanced[machine] = seq
+        return {"m_id": machine, "h_seq": seq, "h_hash": prev, "h_ts": head_ts}
 
     def _unchain(self, conn: Connection, machine: str, row: tuple[Any, ...], prev: str,
                  now: float, result: BatchResult) -> None:
@@ -375,30 +254,41 @@ class Store:
         conn.execute(rows_t.delete().where(rows_t.c.machine == machine, rows_t.c.seq == r.seq))
 
     def _sync_gaps(self, conn: Connection, machine: str, current: list[tuple[int, int]],
-                   now: float) -> None:
-        """Open a gap for each new hole, follow holes that shrink, close the ones filled."""
+                   head: int, now: float) -> None:
+        """Open a gap for each new hole, follow holes that shrink, close the gaps the head
+        moved past. A gap with no held rows above it stays open: nothing says it filled."""
         open_ = conn.execute(sa.select(gaps_t).where(
             gaps_t.c.machine == machine, gaps_t.c.closed_at.is_(None))).all()
         still: set[int] = set()
+        count = 0
         for first, last in current:
-            match = next((g for g in open_ if g.first <= last and first <= g.last), None)
+            match = next((g for g in open_ if g.first <= last and first <= g.last
+                          and g.id not in still), None)
+            count += 1
             if match is None:
                 conn.execute(gaps_t.insert().values(machine=machine, first=first, last=last,
                                                     opened_at=now, next_ask_at=now))
                 log.warning("%s: rows %d..%d are missing", machine, first, last)
-            else:
-                still.add(match.id)
-                if (match.first, match.last) != (first, last):
-                    # Progress: ask for the rest at the keeper's next tick, not after the
-                    # grown back-off.
-                    conn.execute(gaps_t.update().where(gaps_t.c.id == match.id).values(
-                        first=first, last=last, asks=0, next_ask_at=now))
+                continue
+            still.add(match.id)
+            if (match.first, match.last) != (first, last):
+                # Progress: ask for the rest at the keeper's next tick, not after the
+                # grown back-off.
+                conn.execute(gaps_t.update().where(gaps_t.c.id == match.id).values(
+                    first=first, last=last, asks=0, next_ask_at=now))
         for g in open_:
-            if g.id not in still:
+            if g.id in still:
+                continue
+            if head >= g.last or any(f <= g.last and g.first <= la for f, la in current):
                 conn.execute(gaps_t.update().where(gaps_t.c.id == g.id).values(closed_at=now))
                 log.info("%s: rows %d..%d arrived, gap closed", machine, g.first, g.last)
+                continue
+            count += 1
+            if head >= g.first:
+                conn.execute(gaps_t.update().where(gaps_t.c.id == g.id).values(
+                    first=head + 1, asks=0, next_ask_at=now))
         conn.execute(machines_t.update().where(machines_t.c.id == machine)
-                     .values(gap_count=len(current)))
+                     .values(gap_count=count))
 
     def set_status(self, machine: str, status: str, now: float | None = None) -> None:
         self._set(machine, {"status": status, "status_at": now or time.time()})
@@ -528,11 +418,3 @@ def _machine(r: Any) -> Machine:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-
-
-def _shown(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "store.url"

@@ -35,7 +35,8 @@ class StatusServer:
     @property
     def address(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/"
+        shown = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{shown}:{port}/"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.server.serve_forever, name="hub-web",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from vendd.ledger.journal import row_from_db
+from vendd.ledger.kinds import money_effect
 from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
 from vendd.money import Money
 
@@ -53,8 +54,7 @@ def cash_report(db: sqlite_utils.Database, tz: ZoneInfo | str) -> CashReport:
         row = row_from_db(*raw)
         f = row.fields
         if row.kind == "credit":
-            if f.get("route", "cashbox") != "tubes":  # coins to the tubes pay change
-                report.in_box += f["amount"]
+            report.in_box += money_effect(row).to_cash_box  # tube coins pay change
         else:
             report.collections.append(Collection(
                 row.seq, local_time(row.ts, tz), str(f.get("by", "")), f["expected"],
@@ -77,9 +77,9 @@ def render_cash(report: CashReport, fmt: Format, money: Money) -> str:
             "journal": report.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        total = ["TOTAL", "", "", sum(c.expected for c in report.collections),
-                 sum(c.counted for c in report.collections), report.difference]
-        return to_csv(COLUMNS, rows, money, {"expected", "counted", "difference"}, total)
+        sums = ["TOTAL", "", "", sum(c.expected for c in report.collections),
+                sum(c.counted for c in report.collections), report.difference]
+        return to_csv(COLUMNS, rows, money, {"expected", "counted", "difference"}, sums)
     cells = [[str(r[0]), r[1], r[2], money(r[3]), money(r[4]), money(r[5])] for r in rows]
     total = ["TOTAL", "", "", money(sum(c.expected for c in report.collections)),
              money(sum(c.counted for c in report.collections)), money(report.difference)]

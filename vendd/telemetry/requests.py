@@ -85,7 +85,7 @@ class ReportRequest(Request):
         return self
 
 
-MODELS: dict[str, type[Request]] = {
+MODELS: dict[str, type[Request] | type[ReplayRequest]] = {
     "set_price": SetPriceRequest,
     "set_stock": SetStockRequest,
     "enable_slot": SlotRequest,
@@ -223,14 +223,14 @@ class Requests:
             request = model.model_validate(data)
         except ValidationError as exc:
             return fail(validation_message(exc))
+        if isinstance(request, ReplayRequest):
+            return (self.replayer.answer(request) if self.replayer is not None
+                    else fail("replay is not available on this machine"))
         event = to_event(action, request)
         if event is not None:
             return self._change(request.request_id, event)
         if isinstance(request, ReportRequest):
             return self._report(request)
-        if isinstance(request, ReplayRequest):
-            return (self.replayer.answer(request) if self.replayer is not None
-                    else fail("replay is not available on this machine"))
         return self._ping(request.request_id)
 
     def _change(self, rid: str, event: AdminEvent) -> dict[str, Any]:

@@ -1,0 +1,98 @@
+"""`make hub-demo`: the collective's hub on this computer. A private Mosquitto, three simulated
+machines selling (`vendd-sim run --traffic`), and `vendd hub run` on SQLite, all under
+var/hub-demo; prints where the hub is and how to look at it. Ctrl-C stops everything.
+
+    python -m simulator.hub_demo [--seconds N] [--folder DIR]"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from simulator.broker import free_port, listening, private_broker
+from vendd.hub.config import HubConfig
+from vendd.hub.runner import COMPONENTS, open_store, run
+from vendd.hub.status import render_status
+
+ROOT = Path(__file__).resolve().parent.parent
+MACHINES = [("quito-01", 11), ("quito-02", 12), ("cuenca-01", 13)]
+WEB_PORT = 8470
+
+
+def machine_config(folder: Path, machine: str, port: int) -> Path:
+    text = (ROOT / "config" / "sim.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "quito-01"', f'id = "{machine}"')
+    text = text.replace('path = "var/vendd.db"', f'path = "{folder / machine}.db"')
+    text = text.replace("port = 1883", f"port = {port}")
+    path = folder / f"{machine}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hub-demo", description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--folder", type=Path, default=ROOT / "var" / "hub-demo")
+    args = p.parse_args(argv)
+    folder: Path = args.folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with private_broker(folder / "broker") as port:
+        sims = []
+        try:
+            for machine, seed in MACHINES:
+                config = machine_config(folder, machine, port)
+                log = (folder / f"{machine}.log").open("w")
+                sims.append(subprocess.Popen(
+                    [sys.executable, "-m", "simulator.cli", "run", "--config", str(config),
+                     "--traffic", str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log))
+                log.close()
+            web = WEB_PORT if not listening(WEB_PORT) else free_port()
+            hub = HubConfig.model_validate({
+                "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "vendd-hub-demo"},
+                "store": {"url": f"sqlite:///{folder / 'hub.db'}",
+                          "replicas": folder / "replicas"},
+                "gaps": {"grace_s": 2, "retry_min_s": 2, "retry_max_s": 30},
+                "web": {"host": "127.0.0.1", "port": web}})
+            (folder / "hub.toml").write_text(
+                f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "vendd-hub-cli"\n'
+                f'\n[store]\nurl = "sqlite:///{folder / "hub.db"}"\n'
+                f'replicas = "{folder / "replicas"}"\n', encoding="utf-8")
+            print(f"broker: mqtt://127.0.0.1:{port}; machines: "
+                  f"{', '.join(m for m, _ in MACHINES)} (selling)")
+            print(f"hub: http://127.0.0.1:{web}/  (status; /status as JSON; "
+                  f"/machines/<id>/journal.jsonl)")
+            print(f"look: vendd hub status --config {folder / 'hub.toml'}")
+            print(f"      vendd hub report --config {folder / 'hub.toml'} --by maker")
+            print(f"      vendd watch --host 127.0.0.1 --port {port}")
+            if args.seconds is not None:
+                threading.Timer(args.seconds, stop.set).start()
+            run(hub, list(COMPONENTS), sys.stdout, stop=stop)
+        finally:
+            for proc in sims:
+                proc.terminate()
+            for proc in sims:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    if args.seconds is not None:
+        store = open_store(hub)
+        try:
+            print(render_status(store))
+        finally:
+            store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""`vendd wiring`: the pin table with BCM and header numbers, from the config."""
+
+from __future__ import annotations
+
+import io
+
+from support import EXAMPLE_CONFIG, sim_config
+
+from vendd.cli.wiring import HEADER, wiring
+from vendd.config import load_config
+
+
+def test_header_map_is_the_40_pin_header():
+    assert len(HEADER) == 28 and set(HEADER) == set(range(28))
+    assert len(set(HEADER.values())) == 28
+    assert HEADER[2] == 3 and HEADER[17] == 11 and HEADER[21] == 40 and HEADER[26] == 37
+
+
+def test_example_config_lists_every_pin_in_header_order():
+    config = load_config(EXAMPLE_CONFIG)
+    out = io.StringIO()
+    assert wiring(config, out) == 0
+    text = out.getvalue()
+    lines = [line for line in text.splitlines() if "GPIO" in line]
+    assert any(line.split()[:3] == ["36", "GPIO16", "dispenser.home_pin"] for line in lines)
+    assert any(line.split()[:3] == ["7", "GPIO4", "buttons.cancel_pin"] for line in lines)
+    assert "motor row A" in text and "drop sensor" in text and "service key" in text
+    headers = [int(line.split()[0]) for line in text.splitlines() if line[:1].isdigit()]
+    assert headers == sorted(headers) and len(headers) == 16
+    assert "serial port /dev/serial/by-id/" in text
+    assert "I2C bus 1 address 0x27" in text
+
+
+def test_virtual_config_has_no_pins(tmp_path):
+    out = io.StringIO()
+    assert wiring(sim_config(tmp_path), out) == 0
+    assert "No GPIO pins" in out.getvalue()
+
+
+def test_special_pins_are_flagged(tmp_path):
+    config = sim_config(tmp_path, coin_acceptor={
+        "kind": "pulse", "pin": 14, "inhibit_pin": 2,
+        "coins": [{"value": 25, "label": "25c", "pulses": 1}],
+    })
+    out = io.StringIO()
+    wiring(config, out)
+    text = out.getvalue()
+    assert "8       GPIO14" in text and "UART TXD" in text
+    assert "3       GPIO2" in text and "I2C SDA" in text
