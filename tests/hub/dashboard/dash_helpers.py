@@ -14,8 +14,8 @@ from accounts_data import MAKERS, SLOTS, known_ledger
 from starlette.testclient import TestClient
 
 from vendd.hub.config import HubConfig
-from vendd.hub.dashboard.app import create_app
 from vendd.hub.dashboard.people import People
+from vendd.hub.dashboard.site import create_app
 from vendd.hub.store import RowIn, Store
 from vendd.ledger.db import connect
 

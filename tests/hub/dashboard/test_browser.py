@@ -20,7 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from support import wait_for
 
-from vendd.app import Daemon
+from vendd.daemon.app import Daemon
 from vendd.config import RequestsConfig
 
 PREFIX = "coop"
