@@ -8,13 +8,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from accounts_data import MAKERS, SLOTS, known_ledger
 from starlette.testclient import TestClient
 
 from vendd.hub.config import HubConfig
-from vendd.hub.dashboard.app import create_app
 from vendd.hub.dashboard.people import People
+from vendd.hub.dashboard.site import create_app
 from vendd.hub.store import RowIn, Store
 from vendd.ledger.db import connect
 
@@ -48,9 +49,14 @@ class Dash:
     store: Store
     ledger: Path
     people: People
+    app: Any = None
 
-    def client(self, username: str | None = None) -> TestClient:
-        app = create_app(self.config, self.store, live=False, mqtt=False)
+    def client(self, username: str | None = None, own_app: bool = False) -> TestClient:
+        """A client of its own (its own cookies) on the module's one app, or on an app of its
+        own (its own sign-in counts)."""
+        if self.app is None:
+            self.app = create_app(self.config, self.store, live=False, mqtt=False)
+        app = create_app(self.config, self.store, live=False, mqtt=False) if own_app else self.app
         client = TestClient(app, base_url="https://testserver", follow_redirects=False)
         if username is not None:
             sign_in(client, username)

@@ -5,6 +5,7 @@ On a failure, a screenshot of every page goes to var/dashboard-screenshots/<test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -20,7 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from support import wait_for
 
-from vendd.app import Daemon
+from vendd.daemon.app import Daemon
 from vendd.config import RequestsConfig
 
 PREFIX = "coop"
@@ -64,9 +65,10 @@ def _add_users(config: Path) -> str:
     return public
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def running_world(tmp: Path, sales: tuple[str, ...] = ("A1", "A2", "B1", "A1"),
+                  ) -> Iterator[World]:
+    """Broker, daemon (with `sales` made), `vendd hub run`; everything stopped on exit."""
     broker = Broker(tmp / "broker", None)
     broker.start()
     hub: HubProc | None = None
@@ -81,7 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             broker.port, prefix=PREFIX, requests=requests)))
         daemon.start()
         daemon.wait_ready()
-        for slot in ("A1", "A2", "B1", "A1"):  # a few sales for the pages to show
+        for slot in sales:  # a few sales for the pages to show
             sell(daemon, slot)
         hub = HubProc(config, "run")
         hub.start()
@@ -93,6 +95,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         if daemon is not None:
             daemon.stop()
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running_world(tmp_path_factory.mktemp("browser")) as w:
+        yield w
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +142,7 @@ def test_sign_in_then_a_sale_appears_on_maquinas_and_ventas_without_reload(
     assert browser.not_reloaded()
 
     browser.go("/ventas")
-    items = int(browser.text("#sales-items"))
+    items = browser.until(lambda: int(browser.text("#sales-items")) or None, "Ventas")
     browser.mark()
     sell(world.daemon, "B1")
     browser.until(lambda: int(browser.text("#sales-items")) == items + 1,

@@ -1,4 +1,4 @@
-"""The dashboard as a Starlette app: `create_app(config, store)`.
+"""What every page of the dashboard shares (the app itself is put together in `site.py`).
 
 Every page is a `page(...)` handler naming the roles that may see it: no session sends the
 reader to the sign-in page, a session of another role gets 403. Every POST carries the
@@ -12,10 +12,9 @@ Pages are rendered from Jinja2 templates in the reader's language (cookie `lang`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +22,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 from vendd.errors import VenddError
 from vendd.hub.config import HubConfig
@@ -112,7 +109,7 @@ NAV = [
 
 def language(request: Request, hub: Hub) -> Language:
     lang = request.cookies.get(LANG_COOKIE)
-    return lang if lang in LANGUAGES else hub.config.web.language  # type: ignore[return-value]
+    return lang if lang in LANGUAGES else hub.config.web.language
 
 
 def when_in(tz: ZoneInfo) -> Callable[[float | None], str]:
@@ -140,7 +137,12 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
         when=when_in(ZoneInfo(hub.config.accounts.timezone)),
         nav=[n for n in hub.nav if user and user.role in n.roles], banners=banners,
         path=request.url.path, **context)
-    return HTMLResponse(html, status_code=status)
+    response = HTMLResponse(html, status_code=status)
+    if user is not None:
+        # A signed-in page is nobody else's: not stored by any cache, nor kept by the
+        # browser's back-forward cache with its live stream still open.
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def page(*roles: str) -> Callable[[Handler], Handler]:
@@ -184,7 +186,7 @@ def _quote(text: str) -> str:
 
 
 def user_of(request: Request) -> User:
-    return request.state.session.user  # type: ignore[no-any-return]
+    return request.state.session.user
 
 
 def make_env() -> Environment:
@@ -192,60 +194,3 @@ def make_env() -> Environment:
                       autoescape=select_autoescape(["html", "svg"]), trim_blocks=True,
                       lstrip_blocks=True)
     return env
-
-
-def create_app(config: HubConfig, store: Store, *, live: bool = True,
-               mqtt: bool = True) -> Starlette:
-    from vendd.hub.dashboard import live as live_mod
-    from vendd.hub.dashboard import (
-        pages_accounts,
-        pages_admin,
-        pages_machines,
-        pages_sales,
-        public,
-        signin,
-    )
-
-    people = People(store.engine, session_s=config.web.session_hours * 3600)
-    hub = Hub(config, store, people, Throttle(config.web.signin_attempts), make_env(),
-              nav=list(NAV))
-    hub.live = live_mod.Live(store)
-    if mqtt:
-        from vendd.hub.dashboard.changes import Sender
-
-        hub.sender = Sender(config, store, on_answer=hub.live.bump_threadsafe)
-    routes: list[BaseRoute] = [
-        Route("/", _home),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
-    for module in (signin, public, pages_machines, pages_sales, pages_accounts, pages_admin):
-        routes += module.routes()
-    routes += live_mod.routes(page("coordinator", "member", "maker"))
-    for add in EXTENSIONS:
-        routes += add(hub)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if live:
-            hub.live.start()
-        if hub.sender is not None:
-            await asyncio.to_thread(hub.sender.start)
-        try:
-            yield
-        finally:
-            await hub.live.stop()
-            if hub.sender is not None:
-                await asyncio.to_thread(hub.sender.stop)
-
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.hub = hub
-    return app
-
-
-async def _home(request: Request) -> Response:
-    hub: Hub = request.app.state.hub
-    session = await asyncio.to_thread(hub.people.session, request.cookies.get(SESSION_COOKIE))
-    if session is None:
-        return RedirectResponse("/entrar", status_code=303)
-    first = next(n for n in hub.nav if session.user.role in n.roles)
-    return RedirectResponse(first.href, status_code=303)

@@ -104,7 +104,7 @@ class People:
             conn.execute(users_t.insert().values(
                 username=username, name=name or username, role=role, maker=maker,
                 password=_hasher.hash(password), created_at=time.time()))
-        return User(username, name or username, role, maker)  # type: ignore[arg-type]
+        return User(username, name or username, role, maker)
 
     def set_password(self, username: str, password: str) -> None:
         _check_password(password)

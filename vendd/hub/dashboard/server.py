@@ -13,7 +13,7 @@ import uvicorn
 
 from vendd.errors import VenddError
 from vendd.hub.config import HubConfig
-from vendd.hub.dashboard.app import create_app
+from vendd.hub.dashboard.site import create_app
 from vendd.hub.store import Store
 
 log = logging.getLogger(__name__)

@@ -46,16 +46,20 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.hub.cli import _config
-    from vendd.hub.dashboard.changes import make_key
-    from vendd.hub.dashboard.people import People
-    from vendd.hub.runner import open_store
-    from vendd.telemetry.signing import config_lines, load_private_key
+    from vendd.hub.config import load_hub_config
 
-    config = _config(args)
+    config = load_hub_config(args.config)
+    try:
+        from vendd.hub.dashboard.changes import key_path, make_key
+        from vendd.hub.dashboard.people import People
+        from vendd.hub.store import Store
+        from vendd.telemetry.signing import config_lines, load_private_key
+    except ImportError as exc:
+        raise VenddError("the dashboard needs the hub's extra libraries: "
+                         "pip install 'vendd[hub]'") from exc
     if args.action != "list" and not args.username:
         raise VenddError(f"user {args.action}: name the user")
-    store = open_store(config)
+    store = Store(config.store.url, password_file=config.store.password_file)
     people = People(store.engine)
     try:
         if args.action == "add":
@@ -66,8 +70,6 @@ def _user(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"user {user.username} added ({user.role})\n")
             if user.role == "coordinator":
                 make_key(config, user.username)
-                from vendd.hub.dashboard.changes import key_path
-
                 key = load_private_key(key_path(config, user.username))
                 out.write("add to each machine's config to accept her changes:\n"
                           + config_lines(user.username, key))
