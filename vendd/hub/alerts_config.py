@@ -35,7 +35,9 @@ class RulesConfig(Model):
     """Thresholds; every one may be changed for a machine under [alerts.machines.<id>]."""
 
     offline_minutes: float = Field(default=10, gt=0)
-    slot_low: int = Field(default=2, ge=0)  # stock at or below this (and above 0) is low
+    # A slot is low by the Stock page's thresholds ([stock], per machine and per slot: a
+    # fraction of its capacity or a count; not the days-left estimate).
+    slot_low: bool = True
     slot_empty: bool = True
     faults: bool = True  # a jammed slot or a faulted device
     cash_box_capacity: int | None = Field(default=None, ge=1)  # cents the box holds
@@ -49,7 +51,7 @@ class RulesConfig(Model):
 
 class MachineRules(Model):
     offline_minutes: float | None = Field(default=None, gt=0)
-    slot_low: int | None = Field(default=None, ge=0)
+    slot_low: bool | None = None
     slot_empty: bool | None = None
     faults: bool | None = None
     cash_box_capacity: int | None = Field(default=None, ge=1)
@@ -59,7 +61,6 @@ class MachineRules(Model):
     lost_coins: bool | None = None
     gap_minutes: float | None = Field(default=None, gt=0)
     integrity: bool | None = None
-    slots_low: dict[str, int] = {}  # a slot's own low threshold: { B4 = 3 }
     opening: OpeningConfig | None = None
 
 
@@ -170,15 +171,9 @@ class AlertsConfig(Model):
         entry = self.machines.get(machine)
         if entry is None:
             return self.rules
-        dumped = entry.model_dump(exclude={"opening", "slots_low"})
+        dumped = entry.model_dump(exclude={"opening"})
         own = {k: v for k, v in dumped.items() if v is not None}
         return self.rules.model_copy(update=own)
-
-    def low_of(self, machine: str, slot: str) -> int:
-        entry = self.machines.get(machine)
-        if entry is not None and slot in entry.slots_low:
-            return entry.slots_low[slot]
-        return self.rules_of(machine).slot_low
 
     def opening_of(self, machine: str) -> OpeningConfig:
         entry = self.machines.get(machine)

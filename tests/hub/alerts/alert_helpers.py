@@ -111,7 +111,8 @@ class FeedMachine:
         self._publish(f"event/{body['kind']}", json.dumps(body).encode())
 
 
-def hub_config(folder: Path, port: int, url: str | None = None, **alerts: Any) -> HubConfig:
+def hub_config(folder: Path, port: int, url: str | None = None,
+               stock: dict[str, Any] | None = None, **alerts: Any) -> HubConfig:
     base: dict[str, Any] = {
         "renotify_minutes": 30,
         "webhook": {"url": "http://127.0.0.1:9/unused"},
@@ -130,7 +131,7 @@ def hub_config(folder: Path, port: int, url: str | None = None, **alerts: Any) -
         store={"url": url or f"sqlite:///{folder / 'hub.db'}",
                "replicas": str(folder / "replicas")},
         gaps={"grace_s": 3600},  # nobody answers replay here; keep the log quiet
-        alerts=base)
+        stock=stock or {}, alerts=base)
 
 
 class World:

@@ -19,8 +19,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("alerts")
     broker = Broker(tmp / "broker", None)
     broker.start()
+    # The Stock page's thresholds: a quarter of the capacity (2 of 8), A1 of m-low at 4.
     config = hub_config(tmp, broker.port, rules={"cash_box_capacity": 10_000},
-                        machines={"m-low": {"slots_low": {"A1": 4}}})
+                        stock={"machines": {"m-low": {"slots": {"A1": {"low_at": 4}}}}})
     w = World(config)
     yield w
     w.close()
@@ -74,7 +75,7 @@ def test_low_slot_by_its_own_threshold(world: World) -> None:
         m.status("online")
         m.state()
         alert = world.until_open(m.id, "slot_low")
-        assert alert.slot == "A1"  # B4 uses the default threshold (2)
+        assert alert.slot == "A1"  # B4 has the default threshold (2 of 8)
         assert world.open(m.id, "slot_empty") == []
         m.slots["A1"] = slot(0)
         m.state()

@@ -85,7 +85,7 @@ def _machine_rules(al: AlertsConfig, config: HubConfig, m: Machine, cursors: dic
         if slot.get("enabled", True):
             if stock <= 0 and r.slot_empty:
                 out.add(_cond(m.id, "slot_empty", slot_id, params=params, **common))
-            elif 0 < stock <= al.low_of(m.id, slot_id):
+            elif r.slot_low and _low(config, m.id, slot_id, stock, slot.get("capacity")):
                 out.add(_cond(m.id, "slot_low", slot_id, params=params, **common))
         if slot.get("fault") and r.faults:
             out.add(_cond(m.id, "jam", slot_id, params={**params, "fault": slot["fault"]},
@@ -109,6 +109,13 @@ def _machine_rules(al: AlertsConfig, config: HubConfig, m: Machine, cursors: dic
         hours = open_seconds(opening, tz, last, now) / 3600
         if hours >= r.no_sale_hours:
             out.add(_cond(m.id, "no_sale", params={"hours": int(hours)}))
+
+
+def _low(config: HubConfig, machine: str, slot: str, stock: int, capacity: Any) -> bool:
+    th = config.stock.for_slot(machine, slot)
+    cap = capacity if isinstance(capacity, int) else 0
+    return stock > 0 and (stock <= cap * th.low_fraction
+                          or (th.low_at is not None and stock <= th.low_at))
 
 
 def _epoch(ts: str) -> float:
