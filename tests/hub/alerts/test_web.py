@@ -21,8 +21,8 @@ from vendd.hub.alerts.routing import links_of
 from vendd.hub.alerts.web import routes as alert_routes
 from vendd.hub.config import HubConfig
 from vendd.hub.dashboard import app as dash
-from vendd.hub.dashboard.site import create_app
 from vendd.hub.dashboard.people import People
+from vendd.hub.dashboard.site import create_app
 from vendd.hub.store import Store
 
 PASSWORD = "correct horse battery"
