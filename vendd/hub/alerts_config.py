@@ -137,6 +137,9 @@ class AlertsConfig(Model):
     enabled: bool = True
     tick_s: float = Field(default=2.0, gt=0)  # how often the rules are evaluated
     renotify_minutes: float = Field(default=60, gt=0)  # reminders while open, unacknowledged
+    # Event rules skip rows older than this: a hub meeting a machine's long history (a new
+    # hub, a new machine) does not raise every short payout of the past.
+    events_within_hours: float = Field(default=24, gt=0)
     retry_min_s: float = Field(default=10, gt=0)  # a failed delivery: again after this ...
     retry_max_s: float = Field(default=900, gt=0)  # ... doubling up to this
     mqtt: bool = True  # <prefix>/alerts: the open alerts, retained

@@ -128,6 +128,13 @@ def test_signed_link_and_failing_channel(site: Site) -> None:
     done = anon.post(path)
     assert "Alerta confirmada" in done.text
     assert site.engine.alerts.alert(alert.id).acked_by == "coord"  # type: ignore[union-attr]
-    Outbox(site.config, site.engine.alerts, clock=site.clock).run_once()
-    assert "webhook a coord" in site.client("coord").get("/alertas").text
-    assert "webhook a" not in site.client("rosa").get("/alertas").text
+    outbox = Outbox(site.config, site.engine.alerts, clock=site.clock)
+    outbox.run_once()
+    coord, rosa = site.client("coord"), site.client("rosa")
+    assert "webhook a coord" in coord.get("/alertas").text
+    assert "webhook a" not in rosa.get("/alertas").text
+    assert "Canal webhook falla" not in coord.get("/alertas/banner").text  # once is a blip
+    site.clock.advance(3600)
+    outbox.run_once()
+    assert "Canal webhook falla" in coord.get("/alertas/banner").text
+    assert "Canal webhook" not in rosa.get("/alertas/banner").text

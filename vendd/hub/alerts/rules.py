@@ -144,11 +144,12 @@ class EventScanner:
                 if not rows:
                     break
                 r = al.rules_of(m.id)
+                oldest = now - al.events_within_hours * 3600
                 with self.alerts.begin() as conn:
                     last_sale = None
                     for seq, ts, kind, text, _hash in rows:
                         found = self._event(m.id, seq, kind, text, r.owed, r.lost_coins)
-                        if found is not None:
+                        if found is not None and _epoch(ts) >= oldest:
                             self._open(conn, found, now)
                         if kind == "sale":
                             last_sale = ts

@@ -53,16 +53,23 @@ class AlertsPages:
         self.links: Links = links_of(hub.config)
 
     def banners(self, user: User) -> list[dash.Banner]:
+        lang = self.hub.config.web.language
+        out = []
+        if user.role == "coordinator":
+            # A channel that keeps failing: the people it should reach are not being told.
+            for channel, error in {d.channel: d.last_error for d in self.alerts.failing()
+                                   if d.attempts >= 2}.items():
+                out.append(dash.Banner(texts.word("channel_failing", lang, channel=channel,
+                                                  error=error), "alarm", "/alertas"))
         found = visible(self.alerts.open_alerts(), user)
         unacked = [a for a in found if a.acked_at is None]
         if not unacked:
-            return []
-        lang = self.hub.config.web.language
+            return out
         first = texts.line(unacked[0].rule, lang, shown_params(self.hub.config, unacked[0]))
         text = (texts.word("banner_one", lang, text=first) if len(unacked) == 1
                 else texts.word("banner", lang, count=len(unacked)) + f" · {first}")
         level = "alarm" if any(a.rule in ("integrity", "offline") for a in unacked) else "warn"
-        return [dash.Banner(text, level, "/alertas")]
+        return [dash.Banner(text, level, "/alertas"), *out]
 
     async def banner(self, request: Request) -> Response:
         items = await asyncio.to_thread(self.banners, dash.user_of(request))
