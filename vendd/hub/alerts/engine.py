@@ -31,6 +31,7 @@ from vendd.hub.store import Store, StoreError
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+_SECTION = {"email": "smtp", "webhook": "webhook", "telegram": "telegram"}  # [alerts.<section>]
 
 
 class Engine:
@@ -91,9 +92,6 @@ class Engine:
                 if channel in self.configured:
                     self.alerts.enqueue(conn, alert.id, r.name, channel, notice, now,
                                         quiet or now)
-
-
-_SECTION = {"email": "smtp", "webhook": "webhook", "telegram": "telegram"}
 
 
 class EngineThread:

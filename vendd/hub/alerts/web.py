@@ -9,12 +9,13 @@ Hub's `banners` and `nav`), before the app is created."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from vendd.hub.alerts import texts
@@ -94,13 +95,9 @@ class AlertsPages:
         if alert is None or not sees(user.role, user.maker, alert):
             return dash.render(request, "error.html", 403, message_key="forbidden")
         await asyncio.to_thread(self._ack, alert, user.username)
-        from starlette.responses import RedirectResponse
-
         return RedirectResponse("/alertas", status_code=303)
 
     def _ack(self, alert: Alert, who: str) -> bool:
-        import time
-
         return self.alerts.acknowledge(alert.id, who, time.time(),
                                        close=alert.rule in EVENT_RULES)
 
