@@ -184,7 +184,7 @@ def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
     report = sales_report(db, by, period.start, period.end)
     splits = [split(row[-1], shares) for row in report.rows]
     total = Split(*(sum(s.as_tuple()[i] for s in splits) for i in range(3)))
-    flow = money_flow(db, period, tz)
+    flow = money_flow(db, period, tz, payments=report.payments)
     stamp = journal_stamp(db, flow.first_seq, flow.last_seq)
     paid = paid_to_makers(db, period, tz, flow) if by == "maker" else {}
     return Statement(period, report, splits, total, flow, shares, tz.key, stamp, paid=paid)
@@ -208,15 +208,20 @@ def paid_to_makers(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
     return paid
 
 
-def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> MoneyFlow:
+def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
+               payments: dict[str, int] | None = None) -> MoneyFlow:
+    """`payments`: the period's sales by payment when the caller already summed them (the
+    statement's sales report does, in the same pass as its lines)."""
     first, after = period.utc_bounds(tz)
     lo, hi = _seq_window(db, first, after)
     flow = MoneyFlow()
-    where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
-    days = [d.isoformat() for d in (period.start, period.end) if d]
-    for payment, total in db.conn.execute(
+    if payments is None:
+        where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
+        days = [d.isoformat() for d in (period.start, period.end) if d]
+        payments = dict(db.conn.execute(
             "SELECT payment, SUM(price) FROM sales "
-            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days):
+            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days))
+    for payment, total in payments.items():
         if payment == "cash":
             flow.cash_sales += total
         else:
