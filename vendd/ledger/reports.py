@@ -77,20 +77,22 @@ def journal_stamp(db: sqlite_utils.Database, first: int | None = None,
 
 def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date | None = None,
                  end: date | None = None) -> SalesReport:
-    """Items and gross per key, and the gross per payment, from ONE pass over the period's
-    sales (grouped by key and payment); a maker's name is looked up once per maker."""
+    """Items and gross per key, and the gross paid in cash and by card, from ONE pass over
+    the period's sales; a maker's name is looked up once per maker."""
     group = _GROUPS[by]
     where, params = _day_range(start, end)
     cols = ", ".join(group)
     sums: dict[tuple[Any, ...], list[int]] = {}
-    payments: dict[str, int] = {}
-    for *key, payment, items, gross in db.conn.execute(
-            f"SELECT {cols}, payment, COUNT(*), SUM(price) FROM sales s {where} "
-            f"GROUP BY {cols}, payment", params):
-        acc = sums.setdefault(tuple(key), [0, 0])
-        acc[0] += items
-        acc[1] += gross
-        payments[payment] = payments.get(payment, 0) + gross
+    cash = 0
+    # The cash part as a conditional sum: one group per key, not per key and payment.
+    for *key, items, gross, in_cash in db.conn.execute(
+            f"SELECT {cols}, COUNT(*), SUM(price), "
+            f"SUM(CASE WHEN payment = 'cash' THEN price ELSE 0 END) FROM sales s {where} "
+            f"GROUP BY {cols}", params):
+        sums[tuple(key)] = [items, gross]
+        cash += in_cash
+    total = sum(g for _, g in sums.values())
+    payments = {"cash": cash, "card": total - cash} if sums else {}
     if by == "maker":
         # A maker who sold nothing in the period is still on her statement, with zero.
         names = dict(db.conn.execute("SELECT id, name FROM makers"))
