@@ -20,13 +20,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("alerts")
     broker = Broker(tmp / "broker", None)
     broker.start()
-    # The Stock page's thresholds: a quarter of the capacity (2 of 8), A1 of m-low at 4.
-    config = hub_config(tmp, broker.port, rules={"cash_box_capacity": 10_000},
-                        stock={"machines": {"m-low": {"slots": {"A1": {"low_at": 4}}}}})
-    w = World(config)
-    yield w
-    w.close()
-    broker.stop()
+    try:
+        # The Stock page's thresholds: a quarter of the capacity (2 of 8), A1 of m-low at 4.
+        config = hub_config(tmp, broker.port, rules={"cash_box_capacity": 10_000},
+                            stock={"machines": {"m-low": {"slots": {"A1": {"low_at": 4}}}}})
+        w = World(config)
+        try:
+            yield w
+        finally:
+            w.close()
+    finally:
+        broker.stop()
 
 
 @pytest.fixture
