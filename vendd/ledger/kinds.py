@@ -487,3 +487,15 @@ class DexReset(FactSchema):
     through: int
     file: str
     by: str = ""
+
+
+@fact_kind("maker_paid", record_only=True)
+@dataclass(frozen=True)
+class MakerPaid(FactSchema):
+    """Money handed to a maker for her share (`vendd pay`): not buyers' money, so no effect
+    here; the statements by maker read it as `paid`."""
+
+    maker: str
+    amount: int
+    by: str
+    note: str = ""

@@ -15,6 +15,7 @@ from vendd.machine import State
 from vendd.telemetry.client import Connection, Topics, client_id_of, topics_of
 from vendd.telemetry.discovery import Discovery
 from vendd.telemetry.relay import Relay
+from vendd.telemetry.replay import Replayer
 from vendd.telemetry.requests import Requests
 from vendd.telemetry.state import StatePublisher
 
@@ -62,6 +63,8 @@ class Telemetry:
         self.relay.on_fault, self.relay.on_recovered = conn.on_refused, conn.on_accepted
         conn.on_connected.append(lambda client: self._connected())
         requests = Requests(cfg, conn.client, self.topics, controller.submit)
+        if cfg.mqtt.requests.replay:
+            requests.replayer = Replayer(cfg.ledger.path, conn.client, self.topics)
         requests.on_fault = lambda code, detail: controller.post(
             DeviceFault(DEVICE, code, detail, blocking=False))
         if requests.any_enabled:
@@ -76,6 +79,8 @@ class Telemetry:
         self.relay.start()
         self.state.start()
         if self.requests is not None:
+            if self.requests.replayer is not None:
+                self.requests.replayer.start()
             self.requests.start()
         try:
             conn.start()
@@ -104,6 +109,8 @@ class Telemetry:
             controller.listeners.remove(self._on_step)
         if self.requests is not None:
             self.requests.stop()
+            if self.requests.replayer is not None:
+                self.requests.replayer.stop()
         if self.state is not None:
             self.state.stop()
         if self.relay is not None:
