@@ -31,6 +31,9 @@ class CctalkConfig(Model):
     echo: bool = True
     poll_interval_ms: int = Field(default=200, ge=20, lt=1000)
     reply_timeout_ms: int = Field(default=100, ge=10, le=2000)
+    # A reply after reply_timeout_ms but within this much more is still taken (and counted as
+    # late): nothing else was sent meanwhile, so it can only answer this request.
+    late_reply_ms: int = Field(default=400, ge=0, le=5000)
     retries: int = Field(default=3, ge=0, le=10)
     coins: list[CoinConfig]
 

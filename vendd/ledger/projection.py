@@ -19,7 +19,8 @@ _HANDLERS: dict[str, Handler] = {}
 
 # Kinds that only record something (no state change): still journaled and published.
 RECORD_ONLY = frozenset(
-    {"stopped", "card_denied", "card_approved", "service_key", "note", "dex_reset"}
+    {"stopped", "card_denied", "card_approved", "service_key", "note", "dex_reset",
+     "coin_counter"}
 )
 
 
