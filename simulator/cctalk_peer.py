@@ -247,6 +247,11 @@ class SimCctalkAcceptor:
         with self._lock:
             self._faults.busy += n
 
+    def heal(self) -> None:
+        """Cancel every fault still to come."""
+        with self._lock:
+            self._faults = _Faults()
+
     def late(self, seconds: float, n: int = 1) -> None:
         """The next `n` replies come `seconds` late (the echo does not: it is the line's)."""
         with self._lock:
