@@ -25,8 +25,8 @@ from typing import Any
 
 from bench.common import bench_line, p99
 from simulator.cctalk_peer import SimCctalkAcceptor
-from vendd.app import Daemon
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.common import bench_line, p99
 from simulator.mdb_peer import SimMdbBus
-from vendd.app import Daemon
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,9 +25,9 @@ from gpiozero.pins.mock import MockFactory
 
 from bench.common import bench_line, p99
 from simulator.cabinet import SimCabinet
-from vendd.app import Daemon
 from vendd.commands import Fact
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 from vendd.events import SetStock
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor
 

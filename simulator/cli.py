@@ -105,7 +105,7 @@ def run_panel_command(args: argparse.Namespace) -> int:
 
 
 def run_selftest(args: argparse.Namespace) -> int:
-    from vendd.selftest import selftest
+    from vendd.cli.selftest import selftest
 
     config = load_config(args.config)
     with tempfile.TemporaryDirectory(prefix="vendd-sim-") as folder, \

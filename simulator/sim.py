@@ -21,8 +21,8 @@ from gpiozero.pins.mock import MockFactory
 from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
 from simulator.mdb_peer import SimMdbBus
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 from vendd.events import VendOutcome
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispenser
 from vendd.machine import Mode, State

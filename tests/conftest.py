@@ -12,8 +12,8 @@ from gpiozero.pins.mock import MockFactory
 from hypothesis import settings
 from support import sim_config
 
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 
 # In CI the property tests run the same examples every time (a failure there is replayable);
 # on a developer's machine they explore new ones on every run.

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vendd.app import Daemon
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_CONFIG = ROOT / "config" / "sim.toml"

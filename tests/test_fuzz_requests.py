@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import sim_config
 
-from vendd.app import Daemon
+from vendd.daemon.app import Daemon
 from vendd.telemetry.client import Topics
 from vendd.telemetry.requests import MODELS, Requests
 

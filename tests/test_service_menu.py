@@ -11,9 +11,9 @@ from support import EXAMPLE_CONFIG, sim_config, wait_for
 
 from vendd import machine as m
 from vendd import service_menu as sm
-from vendd.app import Daemon
 from vendd.commands import CancelTimer, Show, StartTimer, StartVend
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 from vendd.events import (
     CancelPressed,
     CollectCash,

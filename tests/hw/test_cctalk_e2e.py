@@ -9,7 +9,7 @@ import pytest
 from support import restock_all, sim_config, wait_for
 
 from simulator.cctalk_peer import SimCctalkAcceptor
-from vendd.app import Daemon
+from vendd.daemon.app import Daemon
 from vendd.hw.cctalk.driver import CctalkCoinAcceptor
 from vendd.hw.virtual import VirtualButtons
 from vendd.ledger.ledger import iter_rows, open_readonly

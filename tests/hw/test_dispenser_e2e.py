@@ -13,8 +13,8 @@ from support import SIM_CONFIG, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
 from simulator.pulse_peer import PulsePeer
-from vendd.app import Daemon
 from vendd.config import load_config
+from vendd.daemon.app import Daemon
 from vendd.hw.dispenser import GpioDispenser
 from vendd.hw.pulse import PulseCoinAcceptor
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor

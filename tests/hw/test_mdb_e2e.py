@@ -14,8 +14,8 @@ import pytest
 from support import ROOT, restock_all, wait_for
 
 from simulator.mdb_peer import SimMdbBus
-from vendd.app import Daemon
 from vendd.config import Config, load_config
+from vendd.daemon.app import Daemon
 from vendd.events import VendOutcome
 from vendd.hw.mdb.bus import Phase
 from vendd.hw.mdb.cashless import MdbCashless

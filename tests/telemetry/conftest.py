@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from feed_helpers import MACHINE, PREFIX, Broker, Certs, Feed, make_certs
 
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 
 
 @pytest.fixture(scope="session")

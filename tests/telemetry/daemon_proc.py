@@ -16,8 +16,8 @@ from types import FrameType
 
 from feed_helpers import sell
 
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 
 SLOTS = ["A1", "A2", "A3", "A4", "B1", "B2", "B3", "B4"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from feed_helpers import MACHINE, PREFIX, Broker, Feed, mqtt_config, sell, wait_until
 
-from vendd.watch import watch_main
+from vendd.cli.watch import watch_main
 
 
 def test_state_snapshot_is_retained_and_coalesced(tmp_path: Path, broker: Broker,

@@ -19,7 +19,7 @@ from vendd.telemetry.requests import Requests
 from vendd.telemetry.state import StatePublisher
 
 if TYPE_CHECKING:
-    from vendd.app import Daemon
+    from vendd.daemon.app import Daemon
 
 log = logging.getLogger(__name__)
 

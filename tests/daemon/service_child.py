@@ -1,7 +1,8 @@
-"""Child process for tests/test_service.py: runs `run_service` on a config given as JSON, and,
-once the machine can sell, buys slot A3 with coins (restocked first) so a motor is turning when
-the test sends its signals. Prints `MOTOR ON` when it turns and `MOTOR AFTER <slot|None>` at the
-end. (The real entry point is `vendd run`, the lead's CLI, which calls the same run_service.)"""
+"""Child process for tests/daemon/test_systemd_runner.py: runs `run_service` on a config given as
+JSON, and, once the machine can sell, buys slot A3 with coins (restocked first) so a motor is
+turning when the test sends its signals. Prints `MOTOR ON` when it turns and
+`MOTOR AFTER <slot|None>` at the end. (The real entry point is `vendd run`, which calls the
+same run_service.)"""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import threading
 
 from support import wait_for
 
-from vendd.app import Daemon
 from vendd.config import Config
+from vendd.daemon.app import Daemon
+from vendd.daemon.systemd import run_service
 from vendd.events import SetStock
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispenser
-from vendd.service import run_service
 
 SLOT = "A3"  # $1.50
 

@@ -4,8 +4,9 @@ menu, a coordinator over MQTT): each is journaled with who made it and answered 
 from __future__ import annotations
 
 from vendd import events as ev
-from vendd.machine import Mode, Out, Reply, Slot, on
-from vendd.machine_sales import start_vend
+from vendd.machine.sales import start_vend
+from vendd.machine.state import Mode, Slot
+from vendd.machine.step import Handler, Out, Reply
 
 # --- changes by people: each is journaled with who made it and answered with a Reply ----------
 
@@ -21,7 +22,6 @@ def _known_slot(out: Out, slot_id: str) -> Slot | None:
     return slot
 
 
-@on(ev.SetPrice)
 def _set_price(out: Out, event: ev.SetPrice) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
@@ -34,7 +34,6 @@ def _set_price(out: Out, event: ev.SetPrice) -> None:
     out.do(Reply(True))
 
 
-@on(ev.SetStock)
 def _set_stock(out: Out, event: ev.SetStock) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
@@ -51,7 +50,6 @@ def _set_stock(out: Out, event: ev.SetStock) -> None:
     out.do(Reply(True))
 
 
-@on(ev.SetSlotEnabled)
 def _set_enabled(out: Out, event: ev.SetSlotEnabled) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
@@ -62,7 +60,6 @@ def _set_enabled(out: Out, event: ev.SetSlotEnabled) -> None:
     out.do(Reply(True))
 
 
-@on(ev.ClearSlotFault)
 def _clear_fault(out: Out, event: ev.ClearSlotFault) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
@@ -73,7 +70,6 @@ def _clear_fault(out: Out, event: ev.ClearSlotFault) -> None:
     out.do(Reply(True))
 
 
-@on(ev.SetOutOfService)
 def _out_of_service(out: Out, event: ev.SetOutOfService) -> None:
     if bool(out.state.out_of_service) != event.out_of_service:
         reason = (event.reason or "service") if event.out_of_service else None
@@ -83,7 +79,6 @@ def _out_of_service(out: Out, event: ev.SetOutOfService) -> None:
     out.do(Reply(True))
 
 
-@on(ev.CollectCash)
 def _collect(out: Out, event: ev.CollectCash) -> None:
     if event.counted < 0:
         _refuse(out, "counted amount cannot be negative")
@@ -95,7 +90,6 @@ def _collect(out: Out, event: ev.CollectCash) -> None:
     out.do(Reply(True))
 
 
-@on(ev.TestVend)
 def _test_vend(out: Out, event: ev.TestVend) -> None:
     slot = _known_slot(out, event.slot)
     if slot is None:
@@ -105,3 +99,14 @@ def _test_vend(out: Out, event: ev.TestVend) -> None:
         return
     start_vend(out, slot, "test", event.actor)
     out.do(Reply(True))
+
+
+HANDLERS: dict[type, Handler] = {
+    ev.SetPrice: _set_price,
+    ev.SetStock: _set_stock,
+    ev.SetSlotEnabled: _set_enabled,
+    ev.ClearSlotFault: _clear_fault,
+    ev.SetOutOfService: _out_of_service,
+    ev.CollectCash: _collect,
+    ev.TestVend: _test_vend,
+}

@@ -181,7 +181,7 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         db.close()
     if args.chart:
-        from vendd.charts import write_chart
+        from vendd.ledger.charts import write_chart
 
         write_chart(st, args.chart, money, config.machine.language)
         if args.format == "table":
@@ -230,25 +230,25 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.service import run_service
+    from vendd.daemon.systemd import run_service
 
     return run_service(load_config(args.config), args.log_level)
 
 
 def _selftest(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.selftest import selftest
+    from vendd.cli.selftest import selftest
 
     return selftest(load_config(args.config), motor=args.motor, out=out)
 
 
 def _wiring(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.wiring import wiring
+    from vendd.cli.wiring import wiring
 
     return wiring(load_config(args.config), out)
 
 
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.watch import watch_main
+    from vendd.cli.watch import watch_main
 
     return watch_main(load_config(args.config), out=out, stop_after=args.seconds)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from support import wait_for
 
-from vendd.app import Daemon
-from vendd.sdnotify import Notifier, WatchdogHook
-from vendd.service import status_line
+from vendd.daemon.app import Daemon
+from vendd.daemon.sdnotify import Notifier, WatchdogHook
+from vendd.daemon.systemd import status_line
 
 
 class NotifySocket:

@@ -1,5 +1,5 @@
 """The vend state machine's handlers for buyers and devices: money in, selections, vends,
-payouts, timers, cards, faults. Pure; registered on `vendd.machine.handle` with `@on`."""
+payouts, timers, cards, faults. Pure; listed in HANDLERS at the bottom."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from vendd.commands import (
     PayOut,
     StartVend,
 )
-from vendd.machine import CHANGER, Mode, Out, Slot, Vend, on
+from vendd.machine.state import CHANGER, Mode, Slot, Vend
+from vendd.machine.step import Handler, Out
 
 # --- start-up ---------------------------------------------------------------------------------
 
 
-@on(ev.Started)
 def _started(out: Out, event: ev.Started) -> None:
     out.update(mode=Mode.IDLE)
     if out.state.credit > 0:
@@ -28,7 +28,6 @@ def _started(out: Out, event: ev.Started) -> None:
 # --- money in -----------------------------------------------------------------------------------
 
 
-@on(ev.CreditInserted)
 def _credit(out: Out, event: ev.CreditInserted) -> None:
     # Money that reached the cash box is always credited, whatever the mode: it is the buyer's.
     mark = {} if event.counter is None else {"serial": event.serial, "counter": event.counter}
@@ -39,13 +38,11 @@ def _credit(out: Out, event: ev.CreditInserted) -> None:
     out.timer("unclaimed", out.state.settings.unclaimed_credit_s)
 
 
-@on(ev.CoinCounter)
 def _coin_counter(out: Out, event: ev.CoinCounter) -> None:
     out.fact("coin_counter", device=event.device, serial=event.serial, counter=event.counter,
              reason=event.reason)
 
 
-@on(ev.BillEscrowed)
 def _bill_escrowed(out: Out, event: ev.BillEscrowed) -> None:
     """Stack a bill only when its credit can be used now; else it goes back to the buyer.
     The credit comes with the stacked bill's CreditInserted, never before."""
@@ -61,12 +58,10 @@ def _bill_escrowed(out: Out, event: ev.BillEscrowed) -> None:
         out.say("bill_returned")
 
 
-@on(ev.ChangeAvailability)
 def _change_availability(out: Out, event: ev.ChangeAvailability) -> None:
     out.update(exact_change=not event.can_make_change)  # _settle shows the idle screen
 
 
-@on(ev.CoinRejected)
 def _rejected(out: Out, event: ev.CoinRejected) -> None:
     pass  # counted by the driver; nothing for the buyer to read
 
@@ -74,7 +69,6 @@ def _rejected(out: Out, event: ev.CoinRejected) -> None:
 # --- selection and vending --------------------------------------------------------------------
 
 
-@on(ev.SelectionPressed)
 def _selection(out: Out, event: ev.SelectionPressed) -> None:
     s = out.state
     if s.mode in (Mode.VENDING, Mode.PAYING_OUT, Mode.SERVICE, Mode.STARTING):
@@ -113,7 +107,6 @@ def start_vend(out: Out, slot: Slot, payment: str, actor: str = "") -> None:
     out.do(StartVend(vend.vend_id, slot.id))
 
 
-@on(ev.VendFinished)
 def _vend_finished(out: Out, event: ev.VendFinished) -> None:
     vend = out.state.vend
     if vend is None or vend.vend_id != event.vend_id:
@@ -166,7 +159,6 @@ def _return_credit(out: Out, reason: str, quiet: bool = False) -> None:
         out.say("credit_kept", credit=out.money(credit))
 
 
-@on(ev.PayoutFinished)
 def _payout(out: Out, event: ev.PayoutFinished) -> None:
     requested = out.state.payout
     if not requested:
@@ -181,7 +173,6 @@ def _payout(out: Out, event: ev.PayoutFinished) -> None:
         out.say("owed", amount=out.money(owed))
 
 
-@on(ev.CancelPressed)
 def _cancel(out: Out, event: ev.CancelPressed) -> None:
     s = out.state
     if s.mode in (Mode.VENDING, Mode.PAYING_OUT, Mode.SERVICE):
@@ -194,7 +185,6 @@ def _cancel(out: Out, event: ev.CancelPressed) -> None:
         _return_credit(out, reason="refund")
 
 
-@on(ev.TimerExpired)
 def _timer(out: Out, event: ev.TimerExpired) -> None:
     s = out.state
     if event.name == "message" and event.token == s.timer_token:
@@ -214,12 +204,10 @@ def _timer(out: Out, event: ev.TimerExpired) -> None:
 # --- cards --------------------------------------------------------------------------------------
 
 
-@on(ev.CardSessionBegun)
 def _card_begun(out: Out, event: ev.CardSessionBegun) -> None:
     out.update(card_device=event.device)
 
 
-@on(ev.CardVendApproved)
 def _card_approved(out: Out, event: ev.CardVendApproved) -> None:
     s = out.state
     slot = s.slots.get(s.card_slot or "")
@@ -232,14 +220,12 @@ def _card_approved(out: Out, event: ev.CardVendApproved) -> None:
     start_vend(out, slot, "card")
 
 
-@on(ev.CardVendDenied)
 def _card_denied(out: Out, event: ev.CardVendDenied) -> None:
     out.fact("card_denied", device=event.device, slot=out.state.card_slot or "")
     out.update(card_slot=None)
     out.say("card_denied")
 
 
-@on(ev.CardSessionEnded)
 def _card_ended(out: Out, event: ev.CardSessionEnded) -> None:
     out.update(card_device=None, card_slot=None)
 
@@ -247,7 +233,6 @@ def _card_ended(out: Out, event: ev.CardSessionEnded) -> None:
 # --- devices --------------------------------------------------------------------------------
 
 
-@on(ev.DeviceFault)
 def _fault(out: Out, event: ev.DeviceFault) -> None:
     already = event.device in out.state.faults
     if event.blocking and already:
@@ -259,20 +244,40 @@ def _fault(out: Out, event: ev.DeviceFault) -> None:
         out.update(faults=out.state.faults | {event.device})
 
 
-@on(ev.DeviceRecovered)
 def _recovered(out: Out, event: ev.DeviceRecovered) -> None:
     if event.device in out.state.faults:
         out.fact("device_recovered", device=event.device)
         out.update(faults=out.state.faults - {event.device})
 
 
-@on(ev.Stopping)
 def _stopping(out: Out, event: ev.Stopping) -> None:
     out.update(stopping=True)
 
 
-@on(ev.ServiceKey)
 def _service_key(out: Out, event: ev.ServiceKey) -> None:
     if event.on != out.state.service_key:
         out.fact("service_key", on=event.on)
         out.update(service_key=event.on)
+
+
+HANDLERS: dict[type, Handler] = {
+    ev.Started: _started,
+    ev.CreditInserted: _credit,
+    ev.CoinCounter: _coin_counter,
+    ev.BillEscrowed: _bill_escrowed,
+    ev.ChangeAvailability: _change_availability,
+    ev.CoinRejected: _rejected,
+    ev.SelectionPressed: _selection,
+    ev.VendFinished: _vend_finished,
+    ev.PayoutFinished: _payout,
+    ev.CancelPressed: _cancel,
+    ev.TimerExpired: _timer,
+    ev.CardSessionBegun: _card_begun,
+    ev.CardVendApproved: _card_approved,
+    ev.CardVendDenied: _card_denied,
+    ev.CardSessionEnded: _card_ended,
+    ev.DeviceFault: _fault,
+    ev.DeviceRecovered: _recovered,
+    ev.Stopping: _stopping,
+    ev.ServiceKey: _service_key,
+}

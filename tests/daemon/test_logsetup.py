@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from vendd.logsetup import parse_level, setup_logging, under_systemd
+from vendd.daemon.logsetup import parse_level, setup_logging, under_systemd
 
 
 @pytest.fixture(autouse=True)
@@ -38,19 +38,19 @@ def test_systemd_detection():
 def test_journal_lines_are_plain_with_priority():
     out = io.StringIO()
     setup_logging("info", stream=out, journal=True)
-    logging.getLogger("vendd.controller").warning("motor %s jammed", "A1")
-    logging.getLogger("vendd.controller").debug("hidden")
-    assert out.getvalue() == "<4>vendd.controller: motor A1 jammed\n"
+    logging.getLogger("vendd.daemon.controller").warning("motor %s jammed", "A1")
+    logging.getLogger("vendd.daemon.controller").debug("hidden")
+    assert out.getvalue() == "<4>vendd.daemon.controller: motor A1 jammed\n"
 
 
 def test_terminal_lines_have_timestamps_and_levels():
     out = io.StringIO()
     setup_logging("DEBUG", stream=out, journal=False)
     setup_logging("DEBUG", stream=out, journal=False)  # configured twice: still one handler
-    logging.getLogger("vendd.service").debug("hello")
+    logging.getLogger("vendd.daemon.systemd").debug("hello")
     line = out.getvalue()
     assert line.count("hello") == 1
-    assert line[:4].isdigit() and " DEBUG   vendd.service: hello" in line
+    assert line[:4].isdigit() and " DEBUG   vendd.daemon.systemd: hello" in line
 
 
 def test_levels():

@@ -17,9 +17,9 @@ from support import SIM_CONFIG, sim_config
 
 from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
+from vendd.cli.selftest import selftest
 from vendd.config import Config, load_config
 from vendd.hw.virtual import VirtualDispenser
-from vendd.selftest import selftest
 
 DISPENSER: dict[str, Any] = {
     "kind": "gpio",

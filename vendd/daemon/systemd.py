@@ -3,7 +3,7 @@
     sys.exit(run_service(config, "info"))
 
 Start-up: build the devices, start them and the controller, then READY=1 (the machine can
-sell). The controller loop sends WATCHDOG=1 and STATUS= itself (see sdnotify.py).
+sell). The controller loop sends WATCHDOG=1 and STATUS= itself (see daemon/sdnotify.py).
 
 Shutdown on SIGTERM or SIGINT:
 1. STOPPING=1; the acceptors and the card reader are inhibited so no new money comes in;
@@ -29,12 +29,12 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from vendd.app import Daemon
 from vendd.config import Config, pin_table
+from vendd.daemon.app import Daemon
+from vendd.daemon.logsetup import setup_logging
+from vendd.daemon.sdnotify import Notifier, WatchdogHook
 from vendd.errors import ConfigError, DeviceError, VenddError
-from vendd.logsetup import setup_logging
 from vendd.money import format_money
-from vendd.sdnotify import Notifier, WatchdogHook
 
 log = logging.getLogger(__name__)
 

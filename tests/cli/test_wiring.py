@@ -6,8 +6,8 @@ import io
 
 from support import EXAMPLE_CONFIG, sim_config
 
+from vendd.cli.wiring import HEADER, wiring
 from vendd.config import load_config
-from vendd.wiring import HEADER, wiring
 
 
 def test_header_map_is_the_40_pin_header():

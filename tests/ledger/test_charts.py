@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from accounts_data import TZ, known_ledger
 
-from vendd.charts import write_chart
 from vendd.config import SharesConfig
+from vendd.ledger.charts import write_chart
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.statements import Period, statement
 from vendd.money import Money

@@ -85,7 +85,7 @@ def test_notify_watchdog_restart_and_user():
     assert values("StateDirectory") == ["vendd"]
     assert values("WorkingDirectory") == ["/var/lib/vendd"]  # lgpio writes its FIFO here
     assert values("ExecStart") == [f"{EXEC} run --config /etc/vendd/vendd.toml"]
-    # vendd.cli's config errors (2) and vendd.service.EXIT_CONFIG (78) are not restarted
+    # vendd.cli's config errors (2) and vendd.daemon.systemd.EXIT_CONFIG (78) are not restarted
     assert values("RestartPreventExitStatus") == ["2 78"]
 
 
@@ -100,7 +100,7 @@ def test_hardening_keeps_gpio_and_serial_reachable():
 
 def test_stop_timeout_covers_the_vend_grace():
     from vendd.config import load_config
-    from vendd.service import vend_grace_s
+    from vendd.daemon.systemd import vend_grace_s
 
     grace = vend_grace_s(load_config(ROOT / "config" / "vendd.example.toml"))
     assert float(values("TimeoutStopSec")[0].rstrip("s")) > grace + 10

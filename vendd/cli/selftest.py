@@ -22,12 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from vendd.config import Config
-from vendd.errors import VenddError
-from vendd.events import DeviceFault, Event, VendFinished, VendOutcome
-from vendd.hw import factory
-from vendd.hw.base import Device
-from vendd.selftest_io import (
+from vendd.cli.selftest_io import (
     Result,
     Status,
     broker_check,
@@ -38,7 +33,12 @@ from vendd.selftest_io import (
     scan_matrix,
     skip,
 )
-from vendd.service import default_pin_factory, vend_grace_s
+from vendd.config import Config
+from vendd.daemon.systemd import default_pin_factory, vend_grace_s
+from vendd.errors import VenddError
+from vendd.events import DeviceFault, Event, VendFinished, VendOutcome
+from vendd.hw import factory
+from vendd.hw.base import Device
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from support import restock_all, sim_config, wait_for
 
-from vendd.app import Daemon
 from vendd.commands import Fact
 from vendd.config import Config
+from vendd.daemon.app import Daemon
 from vendd.events import SetPrice
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor, VirtualDispenser
 from vendd.ledger import Ledger

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vendd.config import Config
-from vendd.controller import Controller
+from vendd.daemon.controller import Controller
 from vendd.errors import DeviceError, VenddError
 from vendd.events import Stopping
 from vendd.hw.base import BuffersMoney, Device
