@@ -70,7 +70,7 @@ def bench_latency(n_coins: int) -> float:
         if len(committed) >= n_coins:
             done.set()
 
-    with tempfile.TemporaryDirectory() as tmp, SimCctalkAcceptor(COINS) as peer:
+    with tempfile.TemporaryDirectory() as tmp, SimCctalkAcceptor(COINS, coin_gap_s=0.05) as peer:
         peer.on_accept = lambda _position: accepted.append(time.monotonic())
         daemon = Daemon(config(Path(tmp), peer.port))
         daemon.start()

@@ -101,6 +101,10 @@ class SimCctalkAcceptor:
         self.accepted: list[int] = []  # positions of coins kept, in order (the tally)
         self.requests: list[int] = []  # headers heard
         self.on_accept: Callable[[int], None] | None = None  # called with the position
+        # Called under the lock with (counter, A, B) for every event, and (0, 0, 0) for a
+        # reset, before any poll can see it: the acceptor's memory, kept outside the process
+        # (a powered acceptor keeps its buffer when the host dies).
+        self.on_event: Callable[[int, int, int], None] | None = None
         self._master_fd: int | None = None
         self._slave_fd: int | None = None
         self._thread: threading.Thread | None = None
@@ -225,6 +229,18 @@ class SimCctalkAcceptor:
         """Power glitch: counter 0, buffer empty, every coin inhibited."""
         with self._lock:
             self._state = _State()
+            if self.on_event is not None:
+                self.on_event(0, 0, 0)
+
+    def restore(self, events: list[tuple[int, int, int]]) -> None:
+        """Take up the counter and buffer that `on_event` saw in an earlier run."""
+        with self._lock:
+            for counter, a, b in events:
+                if counter == 0:
+                    self._state = _State()
+                    continue
+                self._state.counter = counter
+                self._state.buffer.appendleft((a, b))
 
     def bad_checksums(self, n: int = 1) -> None:
         with self._lock:
@@ -295,6 +311,8 @@ class SimCctalkAcceptor:
         st = self._state
         st.counter = st.counter % 255 + 1
         st.buffer.appendleft((a, b))
+        if self.on_event is not None:
+            self.on_event(st.counter, a, b)
 
     # --- the wire ------------------------------------------------------------------------------
 
