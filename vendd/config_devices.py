@@ -41,7 +41,10 @@ class CctalkConfig(Model):
 class PulseConfig(Model):
     kind: Literal["pulse"]
     pin: Pin
-    inhibit_pin: Pin | None = None
+    # Required: a pulse acceptor has no buffer, and with power it takes coins whether or not
+    # the daemon listens. The line is pulled to its inhibiting level by a resistor, so it
+    # inhibits whenever the Pi does not drive it (boot, daemon stopped or killed).
+    inhibit_pin: Pin
     inhibit_active_high: bool = True
     pulse_ms: int = Field(default=50, ge=10, le=200)
     idle_gap_ms: int = Field(default=200, ge=50, le=2000)

@@ -47,3 +47,4 @@ def test_special_pins_are_flagged(tmp_path):
     text = out.getvalue()
     assert "8       GPIO14" in text and "UART TXD" in text
     assert "3       GPIO2" in text and "I2C SDA" in text
+    assert "10k pull-up to 3.3 V so it inhibits while the daemon is down" in text
