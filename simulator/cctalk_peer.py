@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from simulator.cctalk_faults import FaultInjector, Faults
 from vendd.errors import ProtocolError
 from vendd.hw.cctalk import codec
 
@@ -42,22 +43,6 @@ REQUEST_LENGTHS = {
 
 
 @dataclass
-class _Faults:
-    bad_checksum: int = 0
-    silence: int = 0
-    nak: int = 0
-    busy: int = 0
-    garbage: int = 0
-    late: int = 0  # the next replies come `late_s` late
-    late_s: float = 0.0
-    wrong_source: int = 0  # a reply from another address (simple checksum only)
-    wrong_dest: int = 0  # a reply addressed to another device
-    wrong_length: int = 0  # a checksum-valid reply with one byte too many
-    counter_back: int = 0  # a 229 reply whose counter is one step behind
-    line_error: int = 0  # a 229 reply with two bytes changed that keep the simple checksum
-
-
-@dataclass
 class _State:
     counter: int = 0
     buffer: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=5))
@@ -65,7 +50,7 @@ class _State:
     master: bool = False  # True: accepting
 
 
-class SimCctalkAcceptor:
+class SimCctalkAcceptor(FaultInjector):
     """`coins`: position -> (value in cents, label)."""
 
     def __init__(
@@ -97,7 +82,7 @@ class SimCctalkAcceptor:
         self.port = os.path.join(self._dir.name, "usb-sim-cctalk-if00")
         self._lock = threading.Lock()
         self._state = _State()
-        self._faults = _Faults()
+        self._faults = Faults()
         self.accepted: list[int] = []  # positions of coins kept, in order (the tally)
         self.requests: list[int] = []  # headers heard
         self.on_accept: Callable[[int], None] | None = None  # called with the position
@@ -242,61 +227,6 @@ class SimCctalkAcceptor:
                 self._state.counter = counter
                 self._state.buffer.appendleft((a, b))
 
-    def bad_checksums(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.bad_checksum += n
-
-    def silence(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.silence += n
-
-    def garbage(self, n: int = 1) -> None:
-        """The next `n` replies are random bytes (line noise, a confused device)."""
-        with self._lock:
-            self._faults.garbage += n
-
-    def nak(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.nak += n
-
-    def busy(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.busy += n
-
-    def heal(self) -> None:
-        """Cancel every fault still to come."""
-        with self._lock:
-            self._faults = _Faults()
-
-    def late(self, seconds: float, n: int = 1) -> None:
-        """The next `n` replies come `seconds` late (the echo does not: it is the line's)."""
-        with self._lock:
-            self._faults.late += n
-            self._faults.late_s = seconds
-
-    def wrong_source(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.wrong_source += n
-
-    def wrong_dest(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.wrong_dest += n
-
-    def wrong_length(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.wrong_length += n
-
-    def counter_back(self, n: int = 1) -> None:
-        """The next `n` credit replies show the counter one step behind (with this buffer)."""
-        with self._lock:
-            self._faults.counter_back += n
-
-    def line_error(self, n: int = 1) -> None:
-        """The next `n` credit replies reach the host with the counter one up and the newest
-        sorter path one down: the simple checksum still holds, a CRC does not."""
-        with self._lock:
-            self._faults.line_error += n
-
     @property
     def accepting(self) -> bool:
         with self._lock:
@@ -411,33 +341,6 @@ class SimCctalkAcceptor:
             if data is None:
                 return (self._frame(codec.NAK) if self.unsupported == "nak" else None), delay
             return self._damaged(frame.header, data), delay
-
-    def _damaged(self, header: int, data: bytes) -> bytes:
-        """The ACK frame, with whatever the fault injector asked for."""
-        f = self._faults
-        st = self._state
-        if header == codec.READ_CREDIT and f.counter_back and st.counter:
-            f.counter_back -= 1
-            data = bytes([codec.counter_minus(st.counter, 1)]) + data[1:]
-        if f.wrong_length:
-            f.wrong_length -= 1
-            data += b"\x00"
-        dest, src = codec.HOST, self.address
-        if f.wrong_dest:
-            f.wrong_dest -= 1
-            dest = 3
-        elif f.wrong_source and self.checksum == "simple":
-            f.wrong_source -= 1
-            src = self.address + 1
-        reply = bytearray(codec.build_frame(dest, src, codec.ACK, data, self.checksum))
-        if header == codec.READ_CREDIT and f.line_error:
-            f.line_error -= 1
-            reply[4] = (reply[4] + 1) & 0xFF  # the counter
-            reply[6] = (reply[6] - 1) & 0xFF  # B1, the newest event's sorter path
-        if f.bad_checksum:
-            f.bad_checksum -= 1
-            reply[-1] ^= 0x5A
-        return bytes(reply)
 
     def _frame(self, header: int, data: bytes = b"") -> bytes:
         return codec.build_frame(codec.HOST, self.address, header, data, self.checksum)

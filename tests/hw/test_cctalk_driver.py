@@ -17,7 +17,8 @@ from vendd.errors import DeviceError, ProtocolError
 from vendd.events import CoinRejected, CreditInserted, DeviceFault, DeviceRecovered, Event
 from vendd.hw.base import CashAcceptor
 from vendd.hw.cctalk import codec
-from vendd.hw.cctalk.driver import CctalkCoinAcceptor, SerialLike, open_port
+from vendd.hw.cctalk.driver import CctalkCoinAcceptor
+from vendd.hw.cctalk.line import SerialLike, open_port
 
 COINS = {1: (5, "5c"), 2: (10, "10c"), 3: (25, "25c"), 4: (100, "$1")}
 CONFIGURED = [1, 2, 3]  # position 4 exists in the acceptor but not in the daemon's table
@@ -116,7 +117,7 @@ def test_coins_credited_once_in_order(rig):
             wait_for(lambda n=i + 1: len(events.credits()) == n)
     wait_for(lambda: len(events.credits()) == 7)
     assert events.credits() == expected_credits(sim)
-    assert driver.protocol_errors == 0
+    assert driver.line.counters.protocol_errors == 0
 
 
 def test_inhibit_while_not_accepting(rig):
@@ -155,8 +156,9 @@ def test_faults_within_retry_budget_are_absorbed(rig, fault):
     assert sim.insert(3)
     wait_for(lambda: events.credits() == [25])
     assert events.of(DeviceFault) == []
-    counters = {"bad_checksums": driver.protocol_errors, "silence": driver.timeouts,
-                "nak": driver.naks, "busy": driver.busy}
+    c = driver.line.counters
+    counters = {"bad_checksums": c.protocol_errors, "silence": c.timeouts,
+                "nak": c.naks, "busy": c.busy}
     assert counters[fault] == 2
 
 

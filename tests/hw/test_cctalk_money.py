@@ -229,7 +229,7 @@ def test_late_replies_answer_their_own_request(sim):
         r.polls()
         assert [c.amount for c in r.credits()] == [25, 5]
         assert r.driver.line.counters.late_replies > 0
-        assert r.driver.timeouts == 0 and r.events.of(DeviceFault) == []
+        assert r.driver.line.counters.timeouts == 0 and r.events.of(DeviceFault) == []
     finally:
         r.driver.stop()
 

@@ -27,21 +27,13 @@ from vendd.events import (
 from vendd.hw.base import Post
 from vendd.hw.cctalk import codec
 from vendd.hw.cctalk.codec import CreditBuffer, EventKind, Frame, Move
-from vendd.hw.cctalk.line import (
-    CctalkLine,
-    NoResponseError,
-    SerialLike,
-    open_port,
-)
+from vendd.hw.cctalk.line import CctalkLine, NoResponseError, SerialLike, open_port
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 2.0
 CONFIRM_READS = 4  # 229 reads per poll to find two consecutive that agree
-
-__all__ = ["CctalkCoinAcceptor", "NoResponseError", "SerialLike", "open_port"]
-
 
 def _ignore(event: Event) -> None:
     log.debug("event before start(): %r", event)
@@ -78,28 +70,10 @@ class CctalkCoinAcceptor:
         self._behind = False  # the counter reads behind the mark: inhibited until it is not
         self._fault: str | None = None
         self.identity: dict[str, object] = {}
-        # Counters for the self-test and the logs (the line keeps its own).
+        # Counters for the self-test and the logs (the line keeps its own: `line.counters`).
         self.rejected = 0
         self.unknown_events = 0
         self.unconfirmed = 0  # polls whose 229 reads never agreed twice
-
-    # --- counters of the line, for the self-test and the tests --------------------------------
-
-    @property
-    def protocol_errors(self) -> int:
-        return self.line.counters.protocol_errors
-
-    @property
-    def timeouts(self) -> int:
-        return self.line.counters.timeouts
-
-    @property
-    def naks(self) -> int:
-        return self.line.counters.naks
-
-    @property
-    def busy(self) -> int:
-        return self.line.counters.busy
 
     # --- the CashAcceptor protocol (controller thread) -----------------------------------------
 
