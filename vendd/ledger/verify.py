@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from vendd.ledger import projection
+from vendd.errors import LedgerError
+from vendd.ledger import kinds, projection
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash
+from vendd.ledger.kinds import MoneyEffect
 from vendd.ledger.ledger import iter_rows
 from vendd.ledger.schema import PROJECTION_TABLES, create_projection
 
@@ -28,6 +30,15 @@ class MoneyTotals:
     owed: int = 0  # payouts that came out short: still owed to a buyer
     unclaimed: int = 0
     held_in_vend: int = 0
+
+    def add(self, e: MoneyEffect) -> None:
+        self.cash_in += e.cash_in
+        self.cash_sales += e.cash_sale
+        self.card_sales += e.card_sale
+        self.paid_out += e.paid_out
+        self.owed += e.owed
+        self.unclaimed += e.unclaimed
+        self.held_in_vend += e.held
 
 
 @dataclass
@@ -86,50 +97,39 @@ class _Replay:
             r.add(f"row {row.seq}: {row.kind} cannot be applied: {exc}")
 
     def _money(self, row: JournalRow) -> None:
-        m, f, r = self.report.money, row.fields, self.report
+        """Sum the row's money effect, after checking it against the vend it closes."""
+        r = self.report
         try:
-            match row.kind:
-                case "credit":
-                    m.cash_in += f["amount"]
-                    self.credit += f["amount"]
-                case "vend_intent":
-                    if f["vend"] in self.open_vends or self.outcomes[f["vend"]]:
-                        r.add(f"row {row.seq}: vend {f['vend']} started twice")
-                    self.open_vends[f["vend"]] = row
-                    if f["payment"] == "cash":
-                        self.credit -= f["price"]
-                        m.held_in_vend += f["price"]
-                case "sale" | "vend_failed" | "test_vend":
-                    intent = self.open_vends.pop(f["vend"], None)
-                    self.outcomes[f["vend"]] += 1
-                    if intent is None:
-                        r.add(f"row {row.seq}: {row.kind} of vend {f['vend']} without an open "
-                              f"intent (counted twice?)")
-                        return
-                    cash = intent.fields["payment"] == "cash"
-                    if cash:
-                        m.held_in_vend -= intent.fields["price"]
-                    if row.kind == "test_vend":
-                        pass
-                    elif row.kind == "sale":
-                        if cash:
-                            m.cash_sales += f["price"]
-                        else:
-                            m.card_sales += f["price"]
-                    elif cash:
-                        self.credit += intent.fields["price"]
-                case "payout":
-                    m.paid_out += f["amount"] - f.get("owed", 0)
-                    m.owed += f.get("owed", 0)
-                    self.credit -= f["amount"]
-                case "unclaimed":
-                    m.unclaimed += f["amount"]
-                    self.credit -= f["amount"]
-        except (KeyError, TypeError) as exc:
-            r.add(f"row {row.seq}: {row.kind} lacks a field: {exc}")
+            kinds.validate(row.kind, row.fields)
+        except LedgerError as exc:
+            r.add(f"row {row.seq}: {exc}")
             return
+        f = row.fields
+        if row.kind == "vend_intent":
+            if f["vend"] in self.open_vends or self.outcomes[f["vend"]]:
+                r.add(f"row {row.seq}: vend {f['vend']} started twice")
+            self.open_vends[f["vend"]] = row
+        elif row.kind in _OUTCOMES:
+            intent = self.open_vends.pop(f["vend"], None)
+            self.outcomes[f["vend"]] += 1
+            if intent is None:
+                r.add(f"row {row.seq}: {row.kind} of vend {f['vend']} without an open "
+                      f"intent (counted twice?)")
+                return
+            if row.kind != "test_vend" and (f["price"], f["payment"]) != (
+                    intent.fields["price"], intent.fields["payment"]):
+                r.add(f"row {row.seq}: {row.kind} of vend {f['vend']} says {f['payment']} "
+                      f"{f['price']}, its intent {intent.fields['payment']} "
+                      f"{intent.fields['price']}")
+                return
+        effect = kinds.money_effect(row)
+        r.money.add(effect)
+        self.credit += effect.credit
         if self.credit < 0:
             r.add(f"row {row.seq}: credit would be negative ({self.credit})")
+
+
+_OUTCOMES = frozenset({"sale", "vend_failed", "test_vend"})
 
 
 def verify(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Report:
