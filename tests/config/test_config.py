@@ -145,7 +145,7 @@ def test_mutated_config_files_never_crash(tmp_path: Path, cut: int, junk: str,
 def test_a_pulse_acceptor_needs_its_inhibit_line(tmp_path: Path) -> None:
     """Without an inhibit line a pulse acceptor takes coins while the daemon is down."""
     start = EXAMPLE.index('[coin_acceptor]\nkind = "cctalk"')
-    end = EXAMPLE.index("# Or a pulse acceptor")
+    end = EXAMPLE.index("# Spiral motors")
     pulse = ('[coin_acceptor]\nkind = "pulse"\npin = 21\n'
              'coins = [{ pulses = 1, value = 5, label = "5c" }]\n\n')
     problems = _problems(tmp_path, EXAMPLE[:start] + pulse + EXAMPLE[end:])
