@@ -292,7 +292,7 @@ def test_stop_inhibits_and_is_idempotent(rig):
     sim, driver, _events = rig
     assert sim.accepting
     driver.stop()
-    assert not sim.accepting
+    wait_for(lambda: not sim.accepting, what="the master inhibit sent on stop")
     driver.stop()
 
 

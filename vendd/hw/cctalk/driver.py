@@ -183,7 +183,7 @@ class CctalkCoinAcceptor:
         if self.line.ser is None:
             return
         try:
-            self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=0)
+            self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=1)
         except (DeviceError, OSError) as exc:
             log.info("%s: could not inhibit on stop: %s", self.name, exc)
         else:

@@ -168,7 +168,7 @@ class CctalkLine:
             chunk = ser.read(len(echo) if echo else assembler.needed())
             if not chunk:
                 empty += 1
-                if empty >= self._patience or self._stopping.is_set():
+                if empty >= self._patience:
                     what = "echo" if echo else "reply"
                     raise Silence(f"no {what} ({assembler.pending} bytes of reply)")
                 continue
