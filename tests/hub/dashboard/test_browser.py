@@ -21,8 +21,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from support import wait_for
 
-from vendd.daemon.app import Daemon
 from vendd.config import RequestsConfig
+from vendd.daemon.app import Daemon
 
 PREFIX = "coop"
 MACHINE = "quito-01"
