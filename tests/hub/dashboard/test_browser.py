@@ -204,3 +204,22 @@ def test_no_page_scrolls_sideways_at_360_px(browser: Browser, world: World) -> N
             assert browser.horizontal_overflow() <= 0, path
     finally:
         browser.phone(False)
+
+
+def test_cuentas_prints_without_the_menu(browser: Browser, world: World) -> None:
+    import base64
+    import io
+
+    from pypdf import PdfReader
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    browser.sign_in("coord", PASSWORD)
+    browser.go("/cuentas")
+    total = browser.text("#total-gross")
+    opts = PrintOptions()
+    opts.page_width, opts.page_height = 21.0, 29.7  # A4, cm
+    pdf = PdfReader(io.BytesIO(base64.b64decode(browser.driver.print_page(opts))))
+    text = " ".join(" ".join(p.extract_text() for p in pdf.pages).split())
+    assert "Rosa Quishpe" in text and total in text
+    for menu in ("Cambios", "Salir", "English", "Imprimir", "CSV"):
+        assert menu not in text, menu

@@ -18,6 +18,8 @@ PAGES = {
     "/stock/reponer?by=machine": EVERYONE,
     "/stock/reponer?by=maker": EVERYONE,
     f"/ventas?{PERIOD}": EVERYONE,
+    f"/ventas?{PERIOD}&unit=week": EVERYONE,
+    f"/ventas?period=last-month&unit=month&machine={MACHINE}": EVERYONE,
     f"/cuentas?{PERIOD}": EVERYONE,
     f"/cuentas.csv?{PERIOD}": EVERYONE,
     f"/cuentas/rosa.pdf?{PERIOD}": EVERYONE,
