@@ -54,6 +54,8 @@ def demo_accounts(config: HubConfig) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hub-demo", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    p.add_argument("--until", type=int, metavar="ROWS",
+                   help="stop once the hub verified this many rows of every machine")
     p.add_argument("--folder", type=Path, default=ROOT / "var" / "hub-demo")
     args = p.parse_args(argv)
     folder: Path = args.folder
@@ -93,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"      vendd hub report --config {folder / 'hub.toml'} --by maker")
             print(f"      vendd watch --host 127.0.0.1 --port {port}")
             if args.seconds is not None:
-                threading.Timer(args.seconds, stop.set).start()
+                timer = threading.Timer(args.seconds, stop.set)
+                timer.daemon = True
+                timer.start()
+            if args.until is not None:
+                threading.Thread(target=_stop_when_verified, args=(hub, args.until, stop),
+                                 daemon=True).start()
             run(hub, list(COMPONENTS), sys.stdout, stop=stop)
         finally:
             for proc in sims:
@@ -103,13 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     proc.wait(20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    if args.seconds is not None:
+    if args.seconds is not None or args.until is not None:
         store = open_store(hub)
         try:
             print(render_status(store))
         finally:
             store.close()
     return 0
+
+
+def _stop_when_verified(hub: HubConfig, rows: int, stop: threading.Event) -> None:
+    store = open_store(hub)
+    try:
+        while not stop.wait(0.5):
+            heads = [m.head_seq for m in store.machines()]
+            if len(heads) == len(MACHINES) and min(heads) >= rows:
+                stop.set()
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":

@@ -162,8 +162,12 @@ def merge_statements(sts: list[Statement]) -> Statement:
             acc[1] += row[-1]
     rows = [(*key, items, gross) for key, (items, gross) in sorted(sums.items())]
     r = base.report
+    payments: dict[str, int] = {}
+    for st in sts:
+        for payment, gross in st.report.payments.items():
+            payments[payment] = payments.get(payment, 0) + gross
     report = SalesReport(r.by, r.start, r.end, r.columns, rows, sum(x[-2] for x in rows),
-                         sum(x[-1] for x in rows), 0, 0, "")
+                         sum(x[-1] for x in rows), 0, 0, "", payments=payments)
     splits = [split(row[-1], base.shares) for row in rows]
     total = Split(*(sum(s.as_tuple()[i] for s in splits) for i in range(3)))
     flow = MoneyFlow()

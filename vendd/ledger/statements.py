@@ -184,53 +184,49 @@ def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
     report = sales_report(db, by, period.start, period.end)
     splits = [split(row[-1], shares) for row in report.rows]
     total = Split(*(sum(s.as_tuple()[i] for s in splits) for i in range(3)))
-    flow = money_flow(db, period, tz)
+    paid: dict[str, int] = {}
+    flow = money_flow(db, period, tz, payments=report.payments,
+                      paid=paid if by == "maker" else None)
     stamp = journal_stamp(db, flow.first_seq, flow.last_seq)
-    paid = paid_to_makers(db, period, tz, flow) if by == "maker" else {}
     return Statement(period, report, splits, total, flow, shares, tz.key, stamp, paid=paid)
 
 
-def paid_to_makers(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
-                   flow: MoneyFlow) -> dict[str, int]:
-    """What each maker was paid in the period (`maker_paid` rows timestamped in it)."""
-    first, after = period.utc_bounds(tz)
-    paid: dict[str, int] = {}
-    if flow.first_seq > flow.last_seq or flow.last_seq == 0:
-        return paid
-    for raw in db.conn.execute(
-            "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq BETWEEN ? AND ? "
-            "AND kind = ?", (flow.first_seq, flow.last_seq, PAID_KIND)):
-        row = row_from_db(*raw)
-        when = datetime.fromisoformat(row.ts)
-        if (first is not None and when < first) or (after is not None and when >= after):
-            continue
-        paid[row.fields["maker"]] = paid.get(row.fields["maker"], 0) + row.fields["amount"]
-    return paid
-
-
-def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> MoneyFlow:
+def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
+               payments: dict[str, int] | None = None,
+               paid: dict[str, int] | None = None) -> MoneyFlow:
+    """`payments`: the period's sales by payment when the caller already summed them (the
+    statement's sales report does, in the same pass as its lines). `paid`: when given, what
+    each maker was paid in the period (`maker_paid` rows) is added to it, in the same pass
+    over the journal as the money rows."""
     first, after = period.utc_bounds(tz)
     lo, hi = _seq_window(db, first, after)
     flow = MoneyFlow()
-    where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
-    days = [d.isoformat() for d in (period.start, period.end) if d]
-    for payment, total in db.conn.execute(
+    if payments is None:
+        where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
+        days = [d.isoformat() for d in (period.start, period.end) if d]
+        payments = dict(db.conn.execute(
             "SELECT payment, SUM(price) FROM sales "
-            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days):
+            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days))
+    for payment, total in payments.items():
         if payment == "cash":
             flow.cash_sales += total
         else:
             flow.card_sales += total
     if lo > hi:
         return flow  # no journal row in the period: range 0..0
-    marks = ",".join("?" * len(_MONEY_KINDS))
+    kinds = (*_MONEY_KINDS, PAID_KIND) if paid is not None else _MONEY_KINDS
+    marks = ",".join("?" * len(kinds))
     cur = db.conn.execute(
         f"SELECT seq, ts, kind, fields, hash FROM journal WHERE seq BETWEEN ? AND ? "
-        f"AND kind IN ({marks}) ORDER BY seq", (lo, hi, *_MONEY_KINDS))
+        f"AND kind IN ({marks}) ORDER BY seq", (lo, hi, *kinds))
     for raw in cur:
         row = row_from_db(*raw)
         when = datetime.fromisoformat(row.ts)
         if (first is not None and when < first) or (after is not None and when >= after):
+            continue
+        if row.kind == PAID_KIND:
+            assert paid is not None
+            paid[row.fields["maker"]] = paid.get(row.fields["maker"], 0) + row.fields["amount"]
             continue
         effect = money_effect(row)  # sales are summed from the sales table above
         flow.cash_in += effect.cash_in
