@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from vendd.config import Ident, Model, MqttConfig, SharesConfig, TlsConfig
 from vendd.errors import ConfigError
+from vendd.hub.alerts_config import AlertsConfig
 from vendd.money import CURRENCY_SYMBOLS
 
 DEFAULT_PATH = "/etc/vendd/hub.toml"
@@ -161,6 +162,7 @@ class HubConfig(Model):
     accounts: AccountsConfig = AccountsConfig()
     machines: dict[Ident, MachineEntry] = {}
     web: WebConfig = WebConfig()
+    alerts: AlertsConfig = AlertsConfig()
     stock: StockConfig = StockConfig()
 
     def accounts_of(self, machine: str) -> AccountsConfig:

@@ -65,6 +65,8 @@ class Telemetry:
         requests = Requests(cfg, conn.client, self.topics, controller.submit)
         if cfg.mqtt.requests.replay:
             requests.replayer = Replayer(cfg.ledger.path, conn.client, self.topics)
+        requests.on_fault = lambda code, detail: controller.post(
+            DeviceFault(DEVICE, code, detail, blocking=False))
         if requests.any_enabled:
             self.requests = requests
             conn.on_message[self.topics.requests] = requests.on_message
