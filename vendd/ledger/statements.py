@@ -107,11 +107,11 @@ def parse_period(text: str, today: date) -> Period:
     if text == "month":
         last = calendar.monthrange(today.year, today.month)[1]
         return Period(today.replace(day=1), today.replace(day=last), "month")
-    first, sep, last = text.partition("..")
+    first_text, sep, last_text = text.partition("..")
     try:
         if not sep:
             raise ValueError
-        start, end = date.fromisoformat(first), date.fromisoformat(last)
+        start, end = date.fromisoformat(first_text), date.fromisoformat(last_text)
     except ValueError:
         raise VenddError(
             f"period {text!r}: use today, week, month or YYYY-MM-DD..YYYY-MM-DD"
