@@ -88,6 +88,7 @@ class Worker:
         self.thread_name = thread_name
         self._latches = latches or []
         self.bugs = 0  # unexpected exceptions caught at the boundary (self-test, tests)
+        self._backoff = self.backoff_start_s
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -155,40 +156,51 @@ class Worker:
     # --- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = self.backoff_start_s
+        self._backoff = self.backoff_start_s
         while not self._stopping.is_set():
             try:
                 healthy = self.turn()
             except Exception as exc:  # the thread's boundary: a bug becomes a journaled fault
-                self._bug(exc, backoff)
+                self._bug(exc)
                 healthy = False
             else:
                 if healthy and self.faulted:
                     log.info("%s: a clean turn after the fault", self.thread_name)
                     for latch in self.fault_latches():
                         latch.release()
+                    self.recovered()
             if healthy:
-                backoff = self.backoff_start_s
-            elif self.pause(backoff):
+                self._backoff = self.backoff_start_s
+            elif self.pause(self._backoff):
                 break
             else:
-                backoff = min(backoff * 2, self.backoff_max_s)
+                self._backoff = min(self._backoff * 2, self.backoff_max_s)
         try:
             self.finish()
         except Exception:  # the boundary again: stopping must complete
             log.exception("%s: could not finish cleanly", self.thread_name)
 
-    def _bug(self, exc: Exception, backoff: float) -> None:
+    def reset_backoff(self) -> None:
+        """Work flows again (seen by the subclass): the next failure waits the least."""
+        self._backoff = self.backoff_start_s
+
+    def _bug(self, exc: Exception) -> None:
         self.bugs += 1
-        log.exception("%s: unexpected failure; starting again in %.1f s", self.thread_name,
-                      backoff)
+        log.exception("%s failed unexpectedly; starting again in %.1f s", self.thread_name,
+                      self._backoff)
         try:
             self.go_safe()
         except Exception:  # a broken safe path must not hide the fault below
             log.exception("%s: could not go safe", self.thread_name)
-        detail = f"{type(exc).__name__}: {exc}"
+        self.report_bug(f"{type(exc).__name__}: {exc}")
+
+    def report_bug(self, detail: str) -> None:
+        """Fault the worker's devices until a clean turn (a subclass may report its own way)."""
         for latch in self.fault_latches():
             latch.hold(BUG, detail)
+
+    def recovered(self) -> None:
+        """After the clean turn that released the bug fault: open the intake again."""
 
 
 def guarded(name: str, job: Callable[[], None], on_bug: Callable[[Exception], None]) -> None:

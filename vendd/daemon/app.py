@@ -34,11 +34,11 @@ class Daemon:
         self.devices = devices if devices is not None else build_devices(config, pin_factory)
         self.ledger: Ledger | None = None
         self.controller: Controller | None = None
-        self.extras: list[Any] = []  # services with start()/stop() (telemetry)
+        self.extras: list[Any] = []  # services with start(controller)/stop() (telemetry)
         if config.mqtt.enabled:
             from vendd.telemetry import Telemetry
 
-            self.extras.append(Telemetry(self))
+            self.extras.append(Telemetry(config))
 
     @property
     def ledger_path(self) -> Path:
@@ -67,7 +67,7 @@ class Daemon:
             raise
         self.controller.start()
         for extra in self.extras:
-            extra.start()
+            extra.start(self.controller)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         assert self.controller is not None

@@ -15,7 +15,6 @@ import json
 import logging
 import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -33,6 +32,7 @@ from vendd.events import AdminEvent, SetOutOfService, SetPrice, SetSlotEnabled, 
 from vendd.ledger.db import connect
 from vendd.machine import Reply
 from vendd.telemetry.client import Topics
+from vendd.worker import FaultLatch, Post, Worker
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +150,16 @@ def sales_report(db: sqlite_utils.Database, start: date, end: date,
     }
 
 
-class Requests:
+class Requests(Worker):
     def __init__(self, config: Config, client: paho.Client, topics: Topics,
-                 submit: Callable[[AdminEvent], Future[Reply]]) -> None:
+                 submit: Callable[[AdminEvent], Future[Reply]], *, device: str = "mqtt") -> None:
+        super().__init__("mqtt-requests", [FaultLatch(device)])
         self._config = config
         self._enabled = config.mqtt.requests
         self._client = client
         self._topics = topics
         self._submit = submit
         self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=100)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
 
     @property
@@ -175,26 +174,38 @@ class Requests:
         except queue.Full:
             log.warning("too many coordinator requests at once: dropped one for %r", action)
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-requests", daemon=True)
-        self._thread.start()
+    def start(self, post: Post | None = None) -> None:
+        """`post`: where a bug in the thread is reported (the controller's queue)."""
+        self.start_worker(post)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(REPLY_TIMEOUT_S + 1)
+        self.stop_worker(REPLY_TIMEOUT_S + 1)
 
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            action, payload = item
-            response = self.answer(action, payload)
-            log.info("request %s %s: %s", action, response.get("request_id"),
-                     "ok" if response["ok"] else response["error"])
-            body = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-            self._client.publish(self._topics.response(action), body, qos=1)
+    # --- the thread ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop
+            self._queue.put_nowait(None)
+
+    def turn(self) -> bool:
+        item = self._queue.get()
+        if item is None:
+            return True
+        action, payload = item
+        response = self.answer(action, payload)
+        log.info("request %s %s: %s", action, response.get("request_id"),
+                 "ok" if response["ok"] else response["error"])
+        body = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        self._client.publish(self._topics.response(action), body, qos=1)
+        return True
+
+    def go_safe(self) -> None:
+        self.finish()  # the ledger connection is opened again on the next request
+
+    def finish(self) -> None:
         if self._db is not None:
             self._db.close()
+            self._db = None
 
     # --- one request --------------------------------------------------------------------------
 
