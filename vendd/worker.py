@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 from vendd.events import DeviceFault, DeviceRecovered, Event
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[Event], None]
+T = TypeVar("T")
 BUG = "driver_error"  # the fault code of an unexpected exception in a worker's loop
 
 
@@ -203,14 +205,15 @@ class Worker:
         """After the clean turn that released the bug fault: open the intake again."""
 
 
-def guarded(name: str, job: Callable[[], None], on_bug: Callable[[Exception], None]) -> None:
-    """The boundary of a one-shot thread (a vend): an unexpected exception is logged and
-    handed to `on_bug`, which ends the job's story (a VendFinished, a fault)."""
+def guarded(job: Callable[[], T], on_bug: Callable[[Exception], None]) -> T | None:
+    """The boundary of a one-shot thread (a vend): an unexpected exception goes to `on_bug`,
+    which logs it with its traceback and ends the job's story (a VendFinished, a blocking
+    fault that takes the device out of sale). Returns the job's result, None after a bug."""
     try:
-        job()
+        return job()
     except Exception as exc:  # the thread's boundary
-        log.exception("%s: unexpected failure", name)
         on_bug(exc)
+        return None
 
 
 class ListenerBoundary:

@@ -4,7 +4,7 @@ screen. Derived, never stored by a handler directly."""
 from __future__ import annotations
 
 from vendd.commands import Command, Fact, SetAccepting, Show
-from vendd.machine.state import DISPENSER, Mode, State
+from vendd.machine.state import BUTTONS, DISPENSER, Mode, State
 from vendd.machine.step import Out
 
 
@@ -16,7 +16,7 @@ def base_mode(state: State) -> Mode:
     if state.service_key:
         return Mode.SERVICE
     if (state.out_of_service or state.stopping or DISPENSER in state.faults
-            or not _can_take_money(state)):
+            or BUTTONS in state.faults or not _can_take_money(state)):
         return Mode.OUT_OF_SERVICE
     return Mode.CREDIT if state.credit > 0 or state.card_device else Mode.IDLE
 
