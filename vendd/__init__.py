@@ -1,27 +1,7 @@
 """vendd: the controller daemon of a community-owned vending machine."""
 
-import sys
+from vendd._sqlite_utils_light import install as _install_sqlite_utils_light
 
 __version__ = "0.1.0"
 
-
-def _import_sqlite_utils_light() -> None:
-    """sqlite-utils imports numpy and pandas whenever they are installed, only to map their column
-    types, which vendd never writes. On the Pi that is ~18 MB of the daemon's memory for nothing
-    (the charts extra installs numpy). Import it once here, before any module of ours does, with
-    both hidden; a later `import numpy` (the charts) still works."""
-    if "sqlite_utils" in sys.modules:
-        return
-    hidden = {name: sys.modules.get(name) for name in ("numpy", "pandas")}
-    for name, module in hidden.items():
-        if module is None:
-            sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
-    try:
-        import sqlite_utils  # noqa: F401
-    finally:
-        for name, module in hidden.items():
-            if module is None:
-                del sys.modules[name]
-
-
-_import_sqlite_utils_light()
+_install_sqlite_utils_light()
