@@ -492,7 +492,7 @@ def test_a_bug_in_the_loop_is_a_fault_and_the_reader_carries_on(rig, monkeypatch
     wait_for(lambda: events.faults("driver_error"), what="the bug as a fault")
     fault = events.faults("driver_error")[0]
     assert fault.blocking and "KeyError" in fault.detail
-    assert any(r.exc_info for r in caplog.records if "reader failed" in r.getMessage())
+    assert any(r.exc_info for r in caplog.records if "failed unexpectedly" in r.getMessage())
     wait_for(lambda: events.of(DeviceRecovered), what="recovery")
     wait_for(lambda: events.credits() == [25], what="the coin, once")
     assert sim.insert(1)
