@@ -97,4 +97,4 @@ def test_a_bug_in_the_reader_is_journaled_and_sets_the_master_inhibit(rig, monke
     monkeypatch.undo()  # the coin it choked on is still in the buffer: credited once now
     wait_for(lambda: controller.state.credit == 25, timeout=10, what="the coin, once")
     wait_for(lambda: peer.accepting, what="the acceptor open again")
-    assert "coin_acceptor" not in controller.state.faults
+    wait_for(lambda: "coin_acceptor" not in controller.state.faults, what="the fault lifted")
