@@ -60,6 +60,8 @@ install-config: install-user
 	  install -m 0640 -o root -g $(VENDD_USER) $(VENDD_SRC)/config/vendd.example.toml \
 	    $(VENDD_CONFDIR)/vendd.toml; \
 	  echo "wrote $(VENDD_CONFDIR)/vendd.toml from config/vendd.example.toml: edit it"; \
+	  echo "its service-menu PINs are public: vendd will not run until each maker has her own"; \
+	  echo "(vendd pin-hash --config $(VENDD_CONFDIR)/vendd.toml prints a hash to use instead)"; \
 	fi
 
 install-unit: install-venv install-config

@@ -110,7 +110,9 @@ class MachineConfig(Model):
 class MakerConfig(Model):
     id: Ident
     name: str
-    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # service-menu PIN
+    # service-menu PIN: 4 to 8 digits, or a hash made by `vendd pin-hash`
+    pin: str | None = Field(
+        default=None, pattern=r"^(?:[0-9]{4,8}|scrypt\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+)$")
 
 
 class SharesConfig(Model):
@@ -225,6 +227,23 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file, not the other way round.
         return (env_settings, init_settings)
+
+    @field_validator("makers")
+    @classmethod
+    def _distinct_pins(cls, makers: list[MakerConfig]) -> list[MakerConfig]:
+        """Two makers with one PIN, or one PIN the start of another, would journal one
+        woman's changes under another's name. (Hashed PINs are compared at check-config.)"""
+        pins = [(m.id, m.pin) for m in makers if m.pin and m.pin.isdigit()]
+        for i, (a, pa) in enumerate(pins):
+            for b, pb in pins[i + 1:]:
+                if pa == pb:
+                    raise ValueError(f"{a} and {b} have the same PIN; give one of them "
+                                     "another PIN")
+                if pa.startswith(pb) or pb.startswith(pa):
+                    short, long_ = (a, b) if len(pa) < len(pb) else (b, a)
+                    raise ValueError(f"{short}'s PIN begins {long_}'s; give one of them "
+                                     "another PIN")
+        return makers
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -347,6 +366,8 @@ def _readable(path: Path, exc: ValidationError) -> list[str]:
             msg = f"{msg.replace('Input should be', 'must be')}, got {_shown(err)}"
         elif err["type"].startswith("int_") and err["loc"][-1] in MONEY_OPTIONS:
             msg = f"must be whole cents (350 means 3.50), got {_shown(err)}"
+        elif err["loc"][-1:] == ("pin",):  # never shown: a PIN is a secret
+            msg = "must be 4 to 8 digits, or a hash made by `vendd pin-hash`"
         elif err["type"].split("_")[0] in EXPECTED:
             msg = f"must be {EXPECTED[err['type'].split('_')[0]]}, got {_shown(err)}"
         msg = msg.removeprefix("Value error, ")

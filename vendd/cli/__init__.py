@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     test = command("selftest", _selftest, "check every configured device; exit 1 if one fails")
     test.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
     command("wiring", _wiring, "print the GPIO pin table for the person with the screwdriver")
+    command("pin-hash", _pin_hash, "read a service-menu PIN (twice, not echoed) and print the "
+            "scrypt hash to put in the config's `pin` instead of the digits")
     watch = command("watch", _watch, "follow the machine's MQTT feed in the terminal")
     watch.add_argument("--seconds", type=float, help="stop after this long (default: never)")
     check = command("check-config", _check_config, "check a config file and summarise it")
@@ -96,6 +98,14 @@ def _ledger_path(args: argparse.Namespace, config: Config) -> Path:
 
 def _check_config(args: argparse.Namespace, out: TextIO) -> int:
     config = load_config(args.file or args.config)
+    # PINs typed on the same buttons (fewer than ten of them), or hashed ones: beyond the
+    # config model's own check, since they depend on the number of buttons.
+    from vendd.menu import pins
+
+    problems = pins.problems([(mk.id, mk.pin) for mk in config.makers if mk.pin],
+                             len(config.slots))
+    if problems:
+        raise ConfigError([f"{args.file or args.config}: {p}" for p in problems])
     money = Money(config.machine.currency, config.machine.decimals)
     m = config.machine
     out.write(f"{args.file or args.config}: OK\n")
@@ -230,9 +240,43 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.daemon.systemd import run_service
+    from vendd.daemon.systemd import EXIT_CONFIG, run_service
+    from vendd.menu import pins
 
-    return run_service(load_config(args.config), args.log_level)
+    config = load_config(args.config)
+    makers = [(m.id, m.pin) for m in config.makers if m.pin]
+    problems = pins.problems(makers, len(config.slots))
+    for problem in problems:
+        print(f"{args.config}: {problem}", file=sys.stderr)
+    public = pins.example_pins(makers)
+    if public:
+        print(f"{args.config}: makers {', '.join(public)} still have the example's PINs, which "
+              f"anyone can read: give each a PIN of her own (or a hash from `vendd pin-hash`)",
+              file=sys.stderr)
+    if problems or public:
+        return EXIT_CONFIG
+    return run_service(config, args.log_level)
+
+
+def _pin_hash(args: argparse.Namespace, out: TextIO) -> int:
+    import getpass
+
+    from vendd.menu import pins
+
+    config = load_config(args.config)
+    read = getpass.getpass if sys.stdin.isatty() else _line
+    first = read("PIN (4 to 8 digits): ")
+    if read("again: ") != first:
+        raise VenddError("the two PINs differ; nothing printed")
+    try:
+        out.write(pins.make_hash(first, len(config.slots)) + "\n")
+    except ValueError as exc:
+        raise VenddError(str(exc)) from None
+    return 0
+
+
+def _line(prompt: str) -> str:
+    return sys.stdin.readline().strip()
 
 
 def _selftest(args: argparse.Namespace, out: TextIO) -> int:

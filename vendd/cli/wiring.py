@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from vendd.config import Config, pin_table
+from vendd.menu.pins import key_digits
 
 # BCM GPIO number -> physical pin on the 40-pin header (every Pi with 40 pins, Pi 5 included).
 HEADER: dict[int, int] = {
@@ -81,6 +82,10 @@ def wiring(config: Config, out: TextIO) -> int:
                   "Inputs take 3.3 V at most: never 5 V or 12 V on a GPIO pin.\n")
     else:
         out.write("No GPIO pins are used by this config.\n")
+    out.write("\nLabel for the selection buttons (the service-menu PIN is typed on them, one "
+              "press per digit, then the coin-return button):\n")
+    out.write("  " + "   ".join(f"{key} = {digits}" for key, digits in
+                               key_digits([s.id for s in config.slots])) + "\n")
     other = _other_connections(config)
     if other:
         out.write("\nOther connections:\n")

@@ -253,6 +253,35 @@ class ServiceKey(FactSchema):
     on: bool
 
 
+# The service menu's own facts: who signed in and out, wrong PINs and lock-outs (never a PIN).
+# The menu reads the last three back at start-up, so a lock-out outlives a restart.
+@fact_kind("signed_in", record_only=True)
+@dataclass(frozen=True)
+class SignedIn(FactSchema):
+    by: str
+
+
+@fact_kind("signed_out", record_only=True)
+@dataclass(frozen=True)
+class SignedOut(FactSchema):
+    by: str
+    reason: Literal["exit", "timeout", "key_off"]
+
+
+@fact_kind("pin_failed", record_only=True)
+@dataclass(frozen=True)
+class PinFailed(FactSchema):
+    tries: int  # wrong entries counted towards the next lock-out
+    of: int  # the configured tries
+
+
+@fact_kind("pin_locked", record_only=True)
+@dataclass(frozen=True)
+class PinLocked(FactSchema):
+    seconds: int  # how long this lock-out lasts
+    lockouts: int  # lock-outs in a row since the last sign-in
+
+
 @fact_kind("service_mode")
 @dataclass(frozen=True)
 class ServiceMode(FactSchema):
