@@ -225,9 +225,10 @@ class ListenerBoundary:
         self.errors = 0
         self._logged: set[str] = set()
 
-    def call(self, fn: Callable[..., object], *args: object) -> None:
+    def call(self, fn: Callable[..., T], *args: object) -> T | None:
+        """`fn(*args)`, or None when it raised."""
         try:
-            fn(*args)
+            return fn(*args)
         except Exception as exc:  # the boundary: count, log the first of each kind
             self.errors += 1
             key = f"{getattr(fn, '__qualname__', fn)}:{type(exc).__name__}"
@@ -237,3 +238,4 @@ class ListenerBoundary:
                               self.what, self.errors)
             else:
                 log.debug("%s: listener failed again: %s", self.what, exc)
+            return None

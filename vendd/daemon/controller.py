@@ -262,7 +262,7 @@ class Controller:
             names = {mk.id: mk.name for mk in self.config.makers}
             self._menu_sales = sales_by_maker(self.ledger.db, self.ledger.tz,
                                               self.config.shares, names)
-        probe = {name: fn() for name, fn in self.status_probes.items()}
+        probe = {name: self.listener_errors.call(fn) for name, fn in self.status_probes.items()}
         broker = "off" if not self.config.mqtt.enabled else (
             "down" if "mqtt" in s.faults else link_label(probe.get("broker")))
         return sm.View(slots=s.slots, cash_box=s.cash_box, faults=s.faults,
