@@ -162,15 +162,14 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 healthy = self.turn()
-            except Exception as exc:  # the thread's boundary: a bug becomes a journaled fault
-                self._bug(exc)
-                healthy = False
-            else:
                 if healthy and self.faulted:
                     log.info("%s: a clean turn after the fault", self.thread_name)
                     for latch in self.fault_latches():
                         latch.release()
                     self.recovered()
+            except Exception as exc:  # the thread's boundary: a bug becomes a journaled fault
+                self._bug(exc)
+                healthy = False
             if healthy:
                 self._backoff = self.backoff_start_s
             elif self.pause(self._backoff):

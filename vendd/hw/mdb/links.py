@@ -28,7 +28,7 @@ from vendd.config import MdbConfig
 from vendd.errors import DeviceError, ProtocolError
 from vendd.hw.mdb import codec
 from vendd.hw.mdb.codec import Answer, ChecksumError, Word
-from vendd.hw.serial import NoResponseError, open_serial, retry
+from vendd.hw.serial import NoResponseError, SerialLike, open_serial, retry
 
 __all__ = ["Link", "LinkDown", "NoResponseError", "make_link"]
 
@@ -43,7 +43,7 @@ class _Silence(DeviceError):
     """One answer did not come (in time)."""
 
 
-Opener = Callable[[], Any]
+Opener = Callable[[], SerialLike]
 
 
 class Link:
@@ -54,6 +54,7 @@ class Link:
     def __init__(self, config: MdbConfig, opener: Opener | None = None) -> None:
         self.config = config
         self._opener = opener
+        # A SerialLike, plus the line controls the UART and bridge links use (parity, break).
         self.ser: Any = None
         # Counters for the logs, the self-test and the tests.
         self.timeouts = 0
