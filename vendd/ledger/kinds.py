@@ -106,6 +106,8 @@ class PriceSet(FactSchema):
     price: int
     before: int
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("stock_set")
@@ -116,6 +118,8 @@ class StockSet(FactSchema):
     after: int
     reason: str = "restock"
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("slot_enabled")
@@ -124,6 +128,8 @@ class SlotEnabled(FactSchema):
     slot: str
     enabled: bool
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("slot_fault")
@@ -139,6 +145,8 @@ class SlotFaultCleared(FactSchema):
     slot: str
     fault: str = ""
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("credit", money=_credit_money)
@@ -230,6 +238,8 @@ class CashCollected(FactSchema):
     counted: int
     difference: int
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("device_fault")
@@ -288,6 +298,22 @@ class ServiceMode(FactSchema):
     out_of_service: bool
     reason: str = ""
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
+
+
+@fact_kind("request", record_only=True)
+@dataclass(frozen=True)
+class RequestClosed(FactSchema):
+    """A coordinator's signed request that reached the machine, and its answer: its counter
+    and id are used for good (see vendd/telemetry/memory.py)."""
+
+    action: str
+    coordinator: str
+    counter: int
+    request_id: str
+    ok: bool
+    error: str = ""
 
 
 @fact_kind("started")
