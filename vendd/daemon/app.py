@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vendd.config import Config
 from vendd.daemon.controller import Controller
@@ -23,6 +23,9 @@ from vendd.events import Stopping
 from vendd.hw.base import Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
+
+if TYPE_CHECKING:  # the feed's package (paho) is loaded only when MQTT is configured
+    from vendd.telemetry.port import ControllerPort
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,9 @@ class Daemon:
             self.ledger.close()
             raise
         self.controller.start()
+        port: ControllerPort = self.controller  # all the feed may see (checked by mypy)
         for extra in self.extras:
-            extra.start(self.controller)
+            extra.start(port)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         assert self.controller is not None
