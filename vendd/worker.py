@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vendd.events import DeviceFault, DeviceRecovered, Event
 
@@ -46,12 +46,13 @@ class FaultLatch:
         self.code: str | None = None
         self.held = False
 
-    def raise_(self, code: str, detail: str) -> None:
+    def raise_(self, code: str, detail: str, **extra: Any) -> None:
+        """`extra`: further fields of the DeviceFault (a count of coins, say)."""
         if self.code == code or self.held:
             return
         self.code = code
         log.error("%s: %s: %s", self.device, code, detail)
-        self.post(DeviceFault(self.device, code, detail, blocking=True))
+        self.post(DeviceFault(self.device, code, detail, blocking=True, **extra))
 
     def clear(self) -> None:
         if self.code is None or self.held or not self.ready():
