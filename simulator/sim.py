@@ -125,7 +125,7 @@ class Simulation(Cabinet):
             return self.lcd.lcd.screen()  # what the glass shows
         return list(getattr(self.daemon.devices.display, "lines", []))
 
-    def wait(self, condition: Callable[[State], bool], timeout: float = 10.0) -> State:
+    def wait(self, condition: Callable[[State], bool], timeout: float = 60.0) -> State:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.state
@@ -134,7 +134,7 @@ class Simulation(Cabinet):
             time.sleep(0.002)
         raise TimeoutError(f"the machine did not get there in {timeout}s (mode {self.state.mode})")
 
-    def wait_idle(self, timeout: float = 10.0) -> State:
+    def wait_idle(self, timeout: float = 60.0) -> State:
         """Wait until no vend or payout is under way."""
         return self.wait(lambda s: s.vend is None and not s.payout
                          and s.mode is not Mode.STARTING, timeout)

@@ -18,6 +18,7 @@ from vendd.telemetry.client import Connection, Topics, client_id_of, topics_of
 from vendd.telemetry.discovery import Discovery
 from vendd.telemetry.port import ControllerPort
 from vendd.telemetry.relay import Relay
+from vendd.telemetry.replay import Replayer
 from vendd.telemetry.requests import Requests
 from vendd.telemetry.state import StatePublisher
 
@@ -60,6 +61,9 @@ class Telemetry:
         self.relay.on_fault, self.relay.on_recovered = conn.on_refused, conn.on_accepted
         conn.on_connected.append(lambda client: self._connected())
         requests = Requests(cfg, conn.client, self.topics, controller.submit, device=DEVICE)
+        if cfg.mqtt.requests.replay:
+            requests.replayer = Replayer(cfg.ledger.path, conn.client, self.topics,
+                                         device=DEVICE)
         requests.on_fault = lambda code, detail: controller.post(
             DeviceFault(DEVICE, code, detail, blocking=False))
         if requests.any_enabled:
@@ -74,6 +78,8 @@ class Telemetry:
         self.relay.start()
         self.state.start(controller.post)
         if self.requests is not None:
+            if self.requests.replayer is not None:
+                self.requests.replayer.start(controller.post)
             self.requests.start(controller.post)
         try:
             conn.start()
@@ -102,6 +108,8 @@ class Telemetry:
             self._unsubscribe = None
         if self.requests is not None:
             self.requests.stop()
+            if self.requests.replayer is not None:
+                self.requests.replayer.stop()
         if self.state is not None:
             self.state.stop()
         if self.relay is not None:

@@ -58,6 +58,7 @@ from vendd.telemetry import gate
 from vendd.telemetry.actions import (
     MODELS,
     READ_ONLY,
+    ReplayRequest,
     ReportRequest,
     Request,
     sales_report,
@@ -67,6 +68,7 @@ from vendd.telemetry.actions import (
 from vendd.telemetry.client import Topics
 from vendd.telemetry.freshness import Freshness
 from vendd.telemetry.memory import RequestMemory
+from vendd.telemetry.replay import Replayer
 from vendd.telemetry.signing import Refused, Signed, parse_public_key, verify_request
 from vendd.worker import FaultLatch, Post, Worker
 
@@ -114,6 +116,7 @@ class Requests(Worker):
         self._claimed_ids: set[str] = set()
         self._queue: queue.Queue[Incoming | None] = queue.Queue(maxsize=100)
         self._db: sqlite_utils.Database | None = None
+        self.replayer: Replayer | None = None  # set when `replay` is switched on
         # Called on the worker thread (must not block): a request failed on a bug.
         self.on_fault: Callable[[str, str], None] = lambda code, detail: None
 
@@ -233,6 +236,10 @@ class Requests(Worker):
         if action in READ_ONLY:
             if isinstance(request, ReportRequest):
                 return self._report(request)
+            if isinstance(request, ReplayRequest):
+                if self.replayer is None:
+                    raise gate.Bad("replay is not available on this machine")
+                return self.replayer.answer(request)
             return self._ping(rid)
         assert signed is not None
         return self._change(action, request, signed, expiry_s)
