@@ -102,3 +102,30 @@ def test_a_failing_step_listener_never_stops_a_sale(
     assert len([r for r in journal(config.ledger.path) if r["kind"] == "sale"]) == 2
     assert daemon.controller.listener_errors.errors >= 2
     assert daemon.controller.fatal is None
+
+
+def test_a_bug_in_the_replay_thread_is_journaled_and_it_replays_again(
+        tmp_path: Path, broker: Broker, feed: Feed, start_daemon,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    config = mqtt_config(tmp_path, broker.port, requests={"replay": True})
+    daemon = start_daemon(config)
+    requests = telemetry_of(daemon).requests
+    assert requests is not None and requests.replayer is not None
+    replayer = requests.replayer
+    head = journal(config.ledger.path)[-1]["seq"]
+    wait_until(lambda: feed.has_all(head), 5, "the live feed")
+    monkeypatch.setattr(replayer, "_publish", bug)
+    feed.request("replay", {"request_id": "r1", "from": 1, "to": 2})
+    wait_until(lambda: feed.responses.get("r1"), 5, "the answer")
+    wait_until(lambda: mqtt_rows(config.ledger.path, "device_fault"), 5, "the fault journaled")
+    fault = mqtt_rows(config.ledger.path, "device_fault")[0]
+    assert fault["code"] == "driver_error" and "KeyError" in fault["detail"]
+    sell(daemon, "A1")  # still selling
+    monkeypatch.undo()
+    before = len(feed.seqs())
+    # The failed replay still counts against the rate: ask once it has passed.
+    wait_until(lambda: replayer.answer_ready(), 5, "the replay rate to allow another")
+    feed.request("replay", {"request_id": "r2", "from": 1, "to": 2})
+    assert wait_until(lambda: feed.responses.get("r2"), 5, "the answer")[0]["ok"]
+    wait_until(lambda: len(feed.seqs()) >= before + 2, 10, "the rows replayed")
+    wait_until(lambda: mqtt_rows(config.ledger.path, "device_recovered"), 5, "the recovery")

@@ -87,6 +87,11 @@ class Replayer(Worker):
         return {"request_id": rid, "ok": True, "from": request.start, "to": last,
                 "rows": count, "head": head}
 
+    def answer_ready(self) -> bool:
+        """Whether a replay asked now would be taken (not busy, not rate-limited)."""
+        with self._lock:
+            return not self._busy and self._clock() >= self._next_at
+
     def _head(self) -> int:
         if self._db is None:
             self._db = connect(self._path, readonly=True)
