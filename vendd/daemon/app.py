@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vendd.config import Config
 from vendd.daemon.controller import Controller
@@ -23,6 +23,9 @@ from vendd.events import Stopping
 from vendd.hw.base import BuffersMoney, Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
+
+if TYPE_CHECKING:  # the feed's package (paho) is loaded only when MQTT is configured
+    from vendd.telemetry.port import ControllerPort
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,11 @@ class Daemon:
         self.devices = devices if devices is not None else build_devices(config, pin_factory)
         self.ledger: Ledger | None = None
         self.controller: Controller | None = None
-        self.extras: list[Any] = []  # services with start()/stop() (telemetry)
+        self.extras: list[Any] = []  # services with start(controller)/stop() (telemetry)
         if config.mqtt.enabled:
             from vendd.telemetry import Telemetry
 
-            self.extras.append(Telemetry(self))
+            self.extras.append(Telemetry(config))
 
     @property
     def ledger_path(self) -> Path:
@@ -69,8 +72,9 @@ class Daemon:
             self.ledger.close()
             raise
         self.controller.start()
+        port: ControllerPort = self.controller  # all the feed may see (checked by mypy)
         for extra in self.extras:
-            extra.start()
+            extra.start(port)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         assert self.controller is not None

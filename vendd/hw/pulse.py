@@ -10,9 +10,10 @@ returns finished coins, so it is tested without threads or pins. Rules (CH-926-s
 - the line idle (inactive) for longer than `idle_gap_ms` after a pulse closes the coin.
 
 `PulseCoinAcceptor` feeds the decoder from gpiozero edge callbacks (which only enqueue), on
-one worker thread that also closes coins when their idle gap runs out, maps the pulse count to
-a coin of the config's table and posts `CreditInserted`; a count that maps to no coin, or a
-spoiled train, posts a non-blocking `DeviceFault` and no credit.
+one `Worker` thread that also closes coins when their idle gap runs out, maps the pulse count
+to a coin of the config's table and posts `CreditInserted`; a count that maps to no coin, or a
+spoiled train, posts a non-blocking `DeviceFault` and no credit. A bug in that thread inhibits
+the coins and is journaled as a blocking fault until a clean turn.
 
 Wiring: the acceptor's open-collector output is pulled up; a pulse pulls the line low.
 Inhibit output: `inhibit_pin` driven active (per `inhibit_active_high`) blocks coins. A pulse
@@ -40,6 +41,7 @@ from vendd.errors import DeviceError
 from vendd.events import CreditInserted, DeviceFault
 from vendd.hw.base import Post
 from vendd.hw.keypad import EdgeInput, FactoryClock
+from vendd.worker import FaultLatch, Worker
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +116,11 @@ class PulseDecoder:
         return self._active_since
 
 
-class PulseCoinAcceptor:
+class PulseCoinAcceptor(Worker):
     def __init__(self, name: str, config: PulseConfig, pin_factory: Any) -> None:
         if pin_factory is None:
             raise DeviceError(f"{name}: a gpiozero pin factory is required")
+        super().__init__(f"{name}-pulse", [FaultLatch(name)])
         self.name = name
         self._cfg = config
         self._factory = pin_factory
@@ -129,9 +132,9 @@ class PulseCoinAcceptor:
         self._clock = FactoryClock(pin_factory)
         self._input: EdgeInput | None = None
         self._inhibit: DigitalOutputDevice | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._decoder = PulseDecoder(config.pulse_ms, config.idle_gap_ms)
+        self._stuck_reported = False
         self.accepting = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -139,14 +142,12 @@ class PulseCoinAcceptor:
     def start(self, post: Post) -> None:
         self._post = post
         self.accepting = False  # inhibited until the machine opens for sale
-        self._stopping.clear()
         try:
             self._open()
         except (GPIOZeroError, OSError) as exc:
             self.stop()
             raise DeviceError(f"{self.name}: cannot open the GPIO pins: {exc}") from exc
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-pulse", daemon=True)
-        self._thread.start()
+        self.start_worker(post)
 
     def _open(self) -> None:
         c = self._cfg
@@ -184,11 +185,7 @@ class PulseCoinAcceptor:
 
     def stop(self) -> None:
         self.set_accepting(False)
-        self._stopping.set()
-        self._edges.put(None)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-        self._thread = None
+        self.stop_worker(2)
         if self._input is not None:
             self._input.close()
             self._input = None
@@ -202,38 +199,53 @@ class PulseCoinAcceptor:
         with self._lock:
             self.accepting = accepting
             if self._inhibit is not None:
-                self._inhibit.value = not accepting
+                # A bug in the worker holds the coins off until a clean turn.
+                self._inhibit.value = not (accepting and not self.faulted)
 
     # --- edges -------------------------------------------------------------------------------
 
     def _on_edge(self, t: float, active: bool) -> None:
         self._edges.put((t, active))  # library thread: enqueue and return
 
-    def _run(self) -> None:
-        decoder = PulseDecoder(self._cfg.pulse_ms, self._cfg.idle_gap_ms)
-        stuck_reported = False
-        while not self._stopping.is_set():
-            due = decoder.deadline()
-            timeout = 0.5 if due is None else max(0.0, due - self._clock.now())
+    def wake(self) -> None:
+        self._edges.put(None)
+
+    def turn(self) -> bool:
+        decoder = self._decoder
+        due = decoder.deadline()
+        timeout = 0.5 if due is None else max(0.0, due - self._clock.now())
+        try:
+            item: tuple[float, bool] | None = self._edges.get(timeout=timeout)
+        except queue.Empty:
+            item = None
+        # The time first, then every edge already queued: when this thread runs late, an
+        # edge stamped before `now` is decoded before `now` is judged, so a late thread
+        # never turns a pulse into a long one or a pause into the end of a coin.
+        now = self._clock.now()
+        trains: list[PulseTrain] = []
+        while item is not None:
+            trains += decoder.edge(*item)
             try:
-                item: tuple[float, bool] | None = self._edges.get(timeout=timeout)
+                item = self._edges.get_nowait()
             except queue.Empty:
                 item = None
-            # The time first, then every edge already queued: when this thread runs late, an
-            # edge stamped before `now` is decoded before `now` is judged, so a late thread
-            # never turns a pulse into a long one or a pause into the end of a coin.
-            now = self._clock.now()
-            trains: list[PulseTrain] = []
-            while item is not None:
-                trains += decoder.edge(*item)
-                try:
-                    item = self._edges.get_nowait()
-                except queue.Empty:
-                    item = None
-            trains += decoder.poll(now)
-            for train in trains:
-                self._coin(train)
-            stuck_reported = self._check_stuck(decoder.stuck_since(), now, stuck_reported)
+        trains += decoder.poll(now)
+        for train in trains:
+            self._coin(train)
+        self._stuck_reported = self._check_stuck(decoder.stuck_since(), now,
+                                                 self._stuck_reported)
+        return True
+
+    def go_safe(self) -> None:
+        """Coins off at once; the coin being counted is dropped (it gives no credit, as a
+        spoiled train would) and counting starts afresh."""
+        with self._lock:
+            if self._inhibit is not None:
+                self._inhibit.on()
+        self._decoder = PulseDecoder(self._cfg.pulse_ms, self._cfg.idle_gap_ms)
+
+    def recovered(self) -> None:
+        self.set_accepting(self.accepting)
 
     def _check_stuck(self, since: float | None, now: float, reported: bool) -> bool:
         """Report once a line held active for STUCK_S; True while that report stands."""

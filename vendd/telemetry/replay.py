@@ -25,6 +25,7 @@ from vendd.ledger.db import connect
 from vendd.telemetry.actions import ReplayRequest
 from vendd.telemetry.client import Topics
 from vendd.telemetry.relay import raw_payload, read_raw
+from vendd.worker import FaultLatch, Post, Worker
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,15 @@ MIN_INTERVAL_S = 1.0
 CHUNK = 250
 
 
-class Replayer:
-    """Answers on the requests worker; publishes on its own thread."""
+class Replayer(Worker):
+    """Answers on the requests worker; publishes on its own thread (a Worker: a bug there is
+    a journaled fault of the feed, and the thread takes the next replay after a back-off)."""
 
     def __init__(self, ledger_path: str | Path, client: paho.Client, topics: Topics, *,
                  clock: Callable[[], float] = time.monotonic,
                  rate_rows_s: float = RATE_ROWS_S, max_rows: int = MAX_ROWS,
-                 min_interval_s: float = MIN_INTERVAL_S) -> None:
+                 min_interval_s: float = MIN_INTERVAL_S, device: str = "mqtt") -> None:
+        super().__init__("mqtt-replay", [FaultLatch(device)])
         self._path = Path(ledger_path)
         self._client = client
         self._topics = topics
@@ -52,17 +55,15 @@ class Replayer:
         self._busy = False
         self._next_at = 0.0
         self._jobs: queue.Queue[tuple[int, int] | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._db: Any = None
+        self._db: Any = None  # the requests worker's (answers)
+        self._publishing_db: Any = None  # this thread's
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-replay", daemon=True)
-        self._thread.start()
+    def start(self, post: Post | None = None) -> None:
+        """`post`: where a bug in the thread is reported (the controller's queue)."""
+        self.start_worker(post)
 
     def stop(self) -> None:
-        self._jobs.put(None)
-        if self._thread is not None:
-            self._thread.join(5)
+        self.stop_worker(5)
 
     def answer(self, request: ReplayRequest) -> dict[str, Any]:
         rid = request.request_id
@@ -86,29 +87,43 @@ class Replayer:
         return {"request_id": rid, "ok": True, "from": request.start, "to": last,
                 "rows": count, "head": head}
 
+    def answer_ready(self) -> bool:
+        """Whether a replay asked now would be taken (not busy, not rate-limited)."""
+        with self._lock:
+            return not self._busy and self._clock() >= self._next_at
+
     def _head(self) -> int:
         if self._db is None:
             self._db = connect(self._path, readonly=True)
         return int(self._db.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal")
                    .fetchone()[0])
 
-    def _run(self) -> None:
-        db = None
+    def wake(self) -> None:
+        self._jobs.put(None)
+
+    def turn(self) -> bool:
+        job = self._jobs.get()
+        if job is None:
+            return True
         try:
-            while (job := self._jobs.get()) is not None:
-                try:
-                    if db is None:
-                        db = connect(self._path, readonly=True)
-                    self._publish(db, *job)
-                except (LedgerError, sqlite3.Error) as exc:
-                    log.error("replay of rows %d..%d failed: %s", job[0], job[1], exc)
-                finally:
-                    with self._lock:
-                        self._busy = False
-                        self._next_at = self._clock() + self._min_interval_s
+            if self._publishing_db is None:
+                self._publishing_db = connect(self._path, readonly=True)
+            self._publish(self._publishing_db, *job)
+        except (LedgerError, sqlite3.Error) as exc:
+            log.error("replay of rows %d..%d failed: %s", job[0], job[1], exc)
         finally:
-            if db is not None:
-                db.close()
+            with self._lock:
+                self._busy = False
+                self._next_at = self._clock() + self._min_interval_s
+        return True
+
+    def go_safe(self) -> None:
+        self.finish()  # opened again for the next replay
+
+    def finish(self) -> None:
+        if self._publishing_db is not None:
+            self._publishing_db.close()
+            self._publishing_db = None
 
     def _publish(self, db: Any, first: int, last: int) -> None:
         machine, event = self._topics.machine, self._topics.event
@@ -124,6 +139,6 @@ class Replayer:
                 after = seq
             # Pace: never faster than the rate, so a replay never crowds out live sales.
             ahead = sent / self._rate - (self._clock() - began)
-            if ahead > 0:
-                time.sleep(ahead)
+            if ahead > 0 and self.pause(ahead):
+                break  # stopping
         log.info("replayed %d rows (%d..%d)", sent, first, after)

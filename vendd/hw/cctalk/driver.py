@@ -1,5 +1,7 @@
-"""ccTalk coin acceptor driver: one thread owns the serial port, polls header 229 and posts
-events. The controller only calls `set_accepting` / `stop`, which never block on the wire.
+"""ccTalk coin acceptor driver: one thread (a `Worker`) owns the serial port, polls header 229
+and posts events. The controller only calls `set_accepting` / `stop`, which never block on the
+wire. A bug in the loop sets the master inhibit, is journaled as a blocking fault, and the port
+is reopened with back-off; coins are taken again after a clean poll.
 
 The acceptor's 5-event buffer is money: it outlives the daemon. Every credit is posted with
 the device's serial number and event counter, the daemon hands the last journaled pair to
@@ -21,25 +23,23 @@ from vendd.events import (
     CoinRejected,
     CreditInserted,
     DeviceFault,
-    DeviceRecovered,
     Event,
 )
 from vendd.hw.base import Post
 from vendd.hw.cctalk import codec
 from vendd.hw.cctalk.codec import CreditBuffer, EventKind, Frame, Move
 from vendd.hw.cctalk.line import CctalkLine, NoResponseError, SerialLike, open_port
+from vendd.worker import FaultLatch, Worker
 
 log = logging.getLogger(__name__)
 
-BACKOFF_START_S = 0.1
-BACKOFF_MAX_S = 2.0
 CONFIRM_READS = 4  # 229 reads per poll to find two consecutive that agree
 
 def _ignore(event: Event) -> None:
     log.debug("event before start(): %r", event)
 
 
-class CctalkCoinAcceptor:
+class CctalkCoinAcceptor(Worker):
     """Implements `CashAcceptor` (and `BuffersMoney`) for a ccTalk coin acceptor."""
 
     def __init__(
@@ -48,14 +48,14 @@ class CctalkCoinAcceptor:
         config: CctalkConfig,
         serial_factory: Callable[[], SerialLike] | None = None,
     ) -> None:
+        self._latch = FaultLatch(name)
+        super().__init__(f"cctalk-{name}", [self._latch])
         self.name = name
         self.config = config
         self._coins: dict[int, CoinConfig] = {
             c.position: c for c in config.coins if c.position is not None
         }
         self._post: Post = _ignore
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._wake = threading.Event()
         self._first_attempt = threading.Event()
         self._lock = threading.Lock()
@@ -68,7 +68,6 @@ class CctalkCoinAcceptor:
         # then kept as events are posted. None: this device was never heard from.
         self._mark: tuple[int, int] | None = None
         self._behind = False  # the counter reads behind the mark: inhibited until it is not
-        self._fault: str | None = None
         self.identity: dict[str, object] = {}
         # Counters for the self-test and the logs (the line keeps its own: `line.counters`).
         self.rejected = 0
@@ -82,26 +81,17 @@ class CctalkCoinAcceptor:
         self._mark = mark
 
     def start(self, post: Post) -> None:
-        if self._thread is not None:
+        if self.running:
             return
         self._post = post
-        self._stopping.clear()
         self._first_attempt.clear()
-        self._thread = threading.Thread(target=self._run, name=f"cctalk-{self.name}", daemon=True)
-        self._thread.start()
+        self.start_worker(post)
         # Wait for the first connection attempt so `identity` is known on a healthy device;
         # bounded: a missing device fails fast, a silent one after the retry budget.
         self._first_attempt.wait(timeout=5.0)
 
     def stop(self) -> None:
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stopping.set()
-        self._wake.set()
-        thread.join(timeout=5.0)
-        if thread.is_alive():
-            log.error("%s: reader thread did not stop", self.name)
+        self.stop_worker(5.0)
 
     def set_accepting(self, accepting: bool) -> None:
         with self._lock:
@@ -115,22 +105,29 @@ class CctalkCoinAcceptor:
 
     # --- the thread ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        backoff = BACKOFF_START_S
-        while not self._stopping.is_set():
-            try:
-                healthy = self._cycle()
-            except Exception as exc:  # the thread boundary: a bug must not end the reader
-                log.exception("%s: reader failed; reopening %s", self.name, self.config.port)
-                self._close()  # reopen: _initialise carries on from the last counter posted
-                self._raise_fault("driver_error", f"{type(exc).__name__}: {exc}")
-                healthy = False
+    def wake(self) -> None:
+        self._wake.set()
+
+    def turn(self) -> bool:
+        try:
+            return self._cycle()
+        finally:
             self._first_attempt.set()
-            if healthy:
-                backoff = BACKOFF_START_S
-            else:
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def go_safe(self) -> None:
+        """After a bug: master inhibit at once (best effort), then reopen the port;
+        `_initialise` carries on from the mark (the last counter posted)."""
+        if self.line.ser is not None:
+            try:
+                self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=0)
+            except (DeviceError, OSError) as exc:
+                log.info("%s: could not inhibit after the fault: %s", self.name, exc)
+        self._close()
+
+    def recovered(self) -> None:
+        self._wake.set()  # release the master inhibit on the next poll
+
+    def finish(self) -> None:
         self._shutdown()
 
     def _cycle(self) -> bool:
@@ -263,7 +260,7 @@ class CctalkCoinAcceptor:
         self._apply_master_inhibit()
 
     def _apply_master_inhibit(self) -> None:
-        want = self.accepting and not self._behind
+        want = self.accepting and not self._behind and not self.faulted
         if want == self._master_sent:
             return
         self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x01" if want else b"\x00")
@@ -309,7 +306,7 @@ class CctalkCoinAcceptor:
         news = codec.new_events(last, buffer)
         if news.behind:
             self._behind = True
-            if self._fault not in (None, "counter_behind"):
+            if self._latch.code not in (None, "counter_behind"):
                 self._clear_fault()  # the line works again: journal the new cause, not the old
             self._raise_fault("counter_behind", f"counter {buffer.counter} is {news.behind} "
                               f"behind the last one accounted for ({last})", count=news.behind)
@@ -378,18 +375,10 @@ class CctalkCoinAcceptor:
     # --- faults --------------------------------------------------------------------------------
 
     def _raise_fault(self, code: str, detail: str, count: int | None = None) -> None:
-        if self._fault == code:
-            return
-        self._fault = code
-        log.error("%s: %s: %s", self.name, code, detail)
-        self._post(DeviceFault(self.name, code, detail, blocking=True, count=count))
+        self._latch.raise_(code, detail, count=count)
 
     def _clear_fault(self) -> None:
-        if self._fault is None:
-            return
-        log.info("%s: recovered from %s", self.name, self._fault)
-        self._fault = None
-        self._post(DeviceRecovered(self.name))
+        self._latch.clear()
 
     # --- one request/reply ---------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import termios
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import serial
 
@@ -23,27 +22,14 @@ from vendd.config import CctalkConfig
 from vendd.errors import DeviceError, ProtocolError
 from vendd.hw.cctalk import codec
 from vendd.hw.cctalk.codec import Frame
+from vendd.hw.serial import NoResponseError, SerialLike, open_serial, retry
+
+__all__ = ["BUSY_PAUSE_S", "CctalkLine", "LineCounters", "NoResponseError", "Refused",
+           "SerialLike", "Silence", "open_port"]
 
 log = logging.getLogger(__name__)
 
 BUSY_PAUSE_S = 0.02
-
-
-class SerialLike(Protocol):
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes) -> int | None: ...
-
-    @property
-    def in_waiting(self) -> int: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class NoResponseError(DeviceError):
-    """The acceptor did not give a good answer within the retry budget."""
 
 
 class Silence(DeviceError):
@@ -56,10 +42,7 @@ class Refused(DeviceError):
 
 def open_port(config: CctalkConfig) -> SerialLike:
     """Open the configured port; real ports (paths) exclusively."""
-    kwargs: dict[str, object] = {"baudrate": config.baud, "timeout": config.reply_timeout_ms / 1000}
-    if "://" not in config.port:
-        kwargs["exclusive"] = True
-    return serial.serial_for_url(config.port, **kwargs)
+    return open_serial(config.port, config.baud, config.reply_timeout_ms / 1000)
 
 
 @dataclass
@@ -107,23 +90,23 @@ class CctalkLine:
             self.config.address, codec.HOST, header, data, self.config.checksum
         )
         budget = self.config.retries if retries is None else retries
-        last: DeviceError | None = None
         c = self.counters
-        for _ in range(budget + 1):
-            if self._stopping.is_set() and not force and header != codec.MODIFY_MASTER_INHIBIT:
-                break
-            try:
-                return self._exchange(request, header)
-            except ProtocolError as exc:
+
+        def counted(exc: DeviceError) -> None:
+            if isinstance(exc, ProtocolError):
                 c.protocol_errors += 1
-                last = exc
-            except Silence as exc:
+            elif isinstance(exc, Silence):
                 c.timeouts += 1
-                last = exc
-            except Refused as exc:
-                last = exc
+            else:  # NAK or BUSY: give the device a moment
                 self._stopping.wait(BUSY_PAUSE_S)
-        raise NoResponseError(f"header {header}: {last or 'stopping'}") from last
+
+        def stopping() -> bool:
+            return (self._stopping.is_set() and not force
+                    and header != codec.MODIFY_MASTER_INHIBIT)
+
+        return retry(lambda: self._exchange(request, header), budget, f"header {header}",
+                     retry_on=(ProtocolError, Silence, Refused), on_retry=counted,
+                     stopping=stopping)
 
     def _exchange(self, request: bytes, header: int) -> Frame:
         ser = self.ser

@@ -124,7 +124,7 @@ class MdbBillValidator(MdbDevice):
 
     def _apply_accepting(self) -> None:
         with self._lock:
-            want = self._want_accepting and not self.stacker_full
+            want = self._want_accepting and not self.stacker_full and self.intake_allowed
         if want == self._sent_accepting:
             return
         mask = codec.type_mask(self.values) if want else b"\x00\x00"

@@ -139,7 +139,7 @@ class MdbCashless(MdbDevice):
 
     def _apply_enabled(self) -> None:
         with self._lock:
-            want = self._want_enabled
+            want = self._want_enabled and self.intake_allowed
         # Never disable in the middle of a session: the machine is selling to this card.
         if want == self._sent_enabled or (not want and self.session):
             return

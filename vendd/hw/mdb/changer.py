@@ -161,7 +161,7 @@ class MdbChanger(MdbDevice):
 
     def _apply_accepting(self) -> None:
         with self._lock:
-            want = self._want_accepting
+            want = self._want_accepting and self.intake_allowed
         if want == self._sent_accepting:
             return
         mask = codec.type_mask(self.values) if want else b"\x00\x00"
