@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/vendd-sim demo --config config/sim.toml
 
+# Most tests wait on a broker, a pty or a child process rather than the CPU, so a few workers
+# share the two cores well (each test file stays in one worker: its fixtures are set up once).
+TEST_WORKERS ?= 3
+
 # The MQTT tests run against a real Mosquitto; on a machine without one it is installed
 # from the distribution's packages (needs root, as in CI).
 test: lint
@@ -25,7 +29,7 @@ test: lint
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	   chromium chromium-driver)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Style, types and the architecture: DESIGN.md's layers and no import cycles (pyproject.toml,
 # [tool.importlinter]) fail the build like a failing test.

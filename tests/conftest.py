@@ -4,6 +4,7 @@ devices. Plain helpers live in support.py (a unique module name: several conftes
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,13 @@ from vendd.daemon.app import Daemon
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The chaos test's random seed is drawn once, here, so that every xdist worker (they inherit
+    # this process's environment) collects the same test ids.
+    if not hasattr(config, "workerinput"):
+        os.environ.setdefault("CHAOS_SEED", str(random.SystemRandom().randrange(1, 10**6)))
 
 
 @pytest.fixture
