@@ -7,6 +7,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -28,6 +29,22 @@ def pytest_configure(config: pytest.Config) -> None:
     # this process's environment) collects the same test ids.
     if not hasattr(config, "workerinput"):
         os.environ.setdefault("CHAOS_SEED", str(random.SystemRandom().randrange(1, 10**6)))
+
+
+_CHAOS_SUMMARIES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _CHAOS_SUMMARIES.extend(str(v) for k, v in report.user_properties if k == "chaos_summary")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The chaos test's summary lines (seed, kills, the four counts), whatever the outcome."""
+    if _CHAOS_SUMMARIES:
+        terminalreporter.section("chaos")
+        for line in _CHAOS_SUMMARIES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,12 @@ KILLS = int(os.environ.get("CHAOS_KILLS", "32"))
 
 @pytest.mark.parametrize("seed", [FIXED_SEED, RANDOM_SEED],
                          ids=[f"fixed-{FIXED_SEED}", f"random-{RANDOM_SEED}"])
-def test_chaos_loses_nothing(seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                             ) -> None:
+def test_chaos_loses_nothing(seed: int, tmp_path: Path,
+                             record_property: Callable[[str, object], None]) -> None:
     lines: list[str] = []
     result = run_chaos(seed, tmp_path, kills=KILLS, say=lines.append)
-    with capsys.disabled():
-        print("\n" + "\n".join(lines), flush=True)
+    # Printed at the end of the run by tests/conftest.py (also from xdist workers).
+    record_property("chaos_summary", lines[-1] if lines else f"seed {seed}: no summary")
     counts = result["counts"]
     assert result["kills"] >= KILLS
     assert counts.zero, f"seed {seed}: {counts.line()}\n  " + "\n  ".join(counts.notes)
