@@ -18,11 +18,12 @@ from typing import Any
 
 from vendd.config import Config
 from vendd.daemon.controller import Controller
-from vendd.errors import DeviceError, VenddError
+from vendd.errors import DeviceError, LedgerError, VenddError
 from vendd.events import Stopping
 from vendd.hw.base import Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
+from vendd.ledger.verify import check_at_start
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,15 @@ class Daemon:
                 log.error("%s did not stop cleanly: %s", device.name, exc)
 
     def start(self) -> None:
+        """Raises LedgerIntegrityError, before any device starts, when the stored state
+        (credit, open vend, cash box, stock...) is not what a replay of the journal gives."""
         self.ledger = Ledger(self.ledger_path, self.config.machine.timezone)
+        try:
+            check_at_start(self.ledger.db, self.ledger.tz)
+        except LedgerError:
+            self.ledger.close()
+            self.ledger = None
+            raise
         self.controller = Controller(self.config, self.ledger, self.devices)
         started = []
         try:

@@ -15,6 +15,7 @@ from vendd.events import (
     CoinRejected,
     CreditInserted,
     DeviceFault,
+    ProductDropped,
     SelectionPressed,
     ServiceKey,
     VendFinished,
@@ -59,7 +60,11 @@ class VirtualCoinAcceptor:
 
 
 class VirtualDispenser:
-    """A motor turn takes `turn_time_s`; what happens is decided by `outcome_for`."""
+    """A motor turn takes `turn_time_s`; what happens is decided by `outcome_for`. It has a
+    (virtual) drop sensor: a delivered product is reported by `ProductDropped` half-way
+    through the turn, before `VendFinished`, as the GPIO dispenser does."""
+
+    has_drop_sensor = True
 
     def __init__(self, name: str = "dispenser", turn_time_s: float = 0.0) -> None:
         self.name = name
@@ -94,8 +99,7 @@ class VirtualDispenser:
         try:
             try:
                 self.motor_on = slot
-                interrupted = self._stopping.wait(self.turn_time_s)
-                outcome = VendOutcome.INTERRUPTED if interrupted else self.outcome_for(slot)
+                outcome = self._physics(vend_id, slot)
             finally:
                 self.motor_on = None
                 self._busy.release()
@@ -105,6 +109,16 @@ class VirtualDispenser:
             self._post(DeviceFault(self.name, "gpio_error", str(exc) or type(exc).__name__))
             return
         self._post(VendFinished(vend_id, slot, outcome))
+
+    def _physics(self, vend_id: int, slot: str) -> VendOutcome:
+        if self._stopping.wait(self.turn_time_s / 2):
+            return VendOutcome.INTERRUPTED
+        outcome = self.outcome_for(slot)
+        if outcome is VendOutcome.DELIVERED:
+            self._post(ProductDropped(vend_id, slot))  # it fell: the rest of the turn follows
+        if self._stopping.wait(self.turn_time_s / 2):
+            return VendOutcome.INTERRUPTED
+        return outcome
 
 
 class VirtualButtons:
