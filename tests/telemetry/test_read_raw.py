@@ -15,7 +15,7 @@ AWKWARD = ['Muñeca "de trapo"', "línea\nnueva", "sep\x1e\x1fchars", "back\\sla
 
 def test_read_raw_keeps_every_row_exact_and_in_order(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "vendd.db", "America/Guayaquil")
-    ledger.append([Fact("note", {"text": text, "n": i}) for i, text in enumerate(AWKWARD * 30)])
+    ledger.append([Fact("note", {"text": f"{text} {i}"}) for i, text in enumerate(AWKWARD * 30)])
     ledger.close()
     db = connect(tmp_path / "vendd.db", readonly=True)
     expected = read_rows(db, 0, 1000)

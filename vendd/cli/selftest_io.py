@@ -55,7 +55,7 @@ def gpio_errors() -> tuple[type[BaseException], ...]:
     (`GPIO busy` when the daemon still holds the pin)."""
     errors: tuple[type[BaseException], ...] = (GPIOZeroError, OSError)
     try:
-        import lgpio  # type: ignore[import-not-found]
+        import lgpio
     except ImportError:
         return errors
     return (*errors, lgpio.error)

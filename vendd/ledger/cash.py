@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from vendd.ledger.journal import row_from_db
+from vendd.ledger.kinds import money_effect
 from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
 from vendd.money import Money
 
@@ -53,8 +54,7 @@ def cash_report(db: sqlite_utils.Database, tz: ZoneInfo | str) -> CashReport:
         row = row_from_db(*raw)
         f = row.fields
         if row.kind == "credit":
-            if f.get("route", "cashbox") != "tubes":  # coins to the tubes pay change
-                report.in_box += f["amount"]
+            report.in_box += money_effect(row).to_cash_box  # tube coins pay change
         else:
             report.collections.append(Collection(
                 row.seq, local_time(row.ts, tz), str(f.get("by", "")), f["expected"],

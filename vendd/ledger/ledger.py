@@ -13,7 +13,7 @@ import sqlite_utils
 
 from vendd.commands import Fact
 from vendd.errors import LedgerError
-from vendd.ledger import projection
+from vendd.ledger import kinds, projection
 from vendd.ledger.db import connect
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash, row_from_db, utc_now
 from vendd.ledger.schema import migrate
@@ -93,6 +93,8 @@ class Ledger:
         """Journal every fact and apply it to the state tables, all or nothing."""
         if not facts:
             return []
+        for fact in facts:  # before the transaction: a malformed fact writes nothing
+            kinds.validate(fact.kind, fact.fields)
         conn = self.db.conn
         rows: list[JournalRow] = []
         try:

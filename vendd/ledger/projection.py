@@ -12,16 +12,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vendd.ledger.kinds import KINDS
+
 Fields = dict[str, Any]
 Handler = Callable[[sqlite3.Connection, int, str, Fields, ZoneInfo], None]
 
 _HANDLERS: dict[str, Handler] = {}
-
-# Kinds that only record something (no state change): still journaled and published.
-RECORD_ONLY = frozenset(
-    {"stopped", "card_denied", "card_approved", "service_key", "note", "dex_reset"}
-)
-
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
@@ -34,15 +30,33 @@ def handles(*kinds: str) -> Callable[[Handler], Handler]:
 
 def apply(conn: sqlite3.Connection, seq: int, ts: str, kind: str, fields: Fields,
           tz: ZoneInfo) -> None:
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise KeyError(f"no schema for journal kind {kind!r}")
+    if spec.money is not None:
+        # Credit and cash box follow the kind's money effect, the same one verify sums.
+        effect = spec.money(fields)
+        if effect.credit or effect.to_cash_box:
+            conn.execute(
+                "UPDATE machine SET credit = credit + ?, cash_box = cash_box + ? WHERE id = 1",
+                (effect.credit, effect.to_cash_box))
     handler = _HANDLERS.get(kind)
     if handler is not None:
         handler(conn, seq, ts, fields, tz)
-    elif kind not in RECORD_ONLY:
+    elif spec.money is None and not spec.record_only:
         raise KeyError(f"no projection for journal kind {kind!r}")
 
 
+def projects(kind: str) -> bool:
+    """Whether a row of `kind` has a defined effect on the state tables (none for a
+    record-only kind counts as defined)."""
+    spec = KINDS.get(kind)
+    return spec is not None and (kind in _HANDLERS or spec.money is not None
+                                 or spec.record_only)
+
+
 def known_kinds() -> frozenset[str]:
-    return frozenset(_HANDLERS) | RECORD_ONLY
+    return frozenset(k for k in KINDS if projects(k))
 
 
 def local_day(ts: str, tz: ZoneInfo) -> str:
@@ -109,22 +123,13 @@ def _slot_ok(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInf
     conn.execute("UPDATE slots SET fault = NULL WHERE id = ?", (f["slot"],))
 
 
-@handles("credit")
-def _credit(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    conn.execute(
-        "UPDATE machine SET credit = credit + ?, cash_box = cash_box + ? WHERE id = 1",
-        (f["amount"], f["amount"] if f.get("route", "cashbox") != "tubes" else 0),
-    )
-
-
 @handles("vend_intent")
 def _intent(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    # Cash is set aside from the credit while the motor turns; a card vend holds no cash.
-    held = f["price"] if f["payment"] == "cash" else 0
+    # The cash set aside from the credit is the kind's money effect (applied in `apply`).
     conn.execute(
-        "UPDATE machine SET credit = credit - ?, open_vend = ?, open_vend_slot = ?, "
+        "UPDATE machine SET open_vend = ?, open_vend_slot = ?, "
         "open_vend_price = ?, open_vend_payment = ?, vends = MAX(vends, ?) WHERE id = 1",
-        (held, f["vend"], f["slot"], f["price"], f["payment"], f["vend"]),
+        (f["vend"], f["slot"], f["price"], f["payment"], f["vend"]),
     )
 
 
@@ -178,16 +183,8 @@ def _done(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) 
 
 @handles("vend_failed")
 def _failed(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    restored = f["price"] if f["payment"] == "cash" else 0
-    conn.execute("UPDATE machine SET credit = credit + ? WHERE id = 1", (restored,))
     conn.execute("UPDATE slots SET fault = ? WHERE id = ?", (f["outcome"], f["slot"]))
     _close_vend(conn)
-
-
-@handles("payout", "unclaimed")
-def _credit_out(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    # Coins paid out come from the changer's tubes, not from the cash box.
-    conn.execute("UPDATE machine SET credit = credit - ? WHERE id = 1", (f["amount"],))
 
 
 @handles("test_vend")

@@ -29,6 +29,7 @@ import sqlite_utils
 from vendd.config import SharesConfig
 from vendd.errors import VenddError
 from vendd.ledger.journal import row_from_db
+from vendd.ledger.kinds import money_effect, money_kinds
 from vendd.ledger.reports import (
     Format,
     GroupBy,
@@ -43,9 +44,9 @@ from vendd.money import Money
 
 PARTS = ("maker_share", "collective", "museum")
 
-# Journal kinds that move buyers' money without being a sale.
+# Journal kinds read row by row: those that move buyers' money, and the test vends counted.
 # Sales themselves are summed from the `sales` table (by local day), not parsed row by row.
-_MONEY_KINDS = ("credit", "vend_failed", "payout", "unclaimed", "test_vend")
+_MONEY_KINDS = tuple(sorted((money_kinds() - {"sale"}) | {"test_vend"}))
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,11 @@ def parse_period(text: str, today: date) -> Period:
     if text == "month":
         last = calendar.monthrange(today.year, today.month)[1]
         return Period(today.replace(day=1), today.replace(day=last), "month")
-    first, sep, last = text.partition("..")
+    first_text, sep, last_text = text.partition("..")
     try:
         if not sep:
             raise ValueError
-        start, end = date.fromisoformat(first), date.fromisoformat(last)
+        start, end = date.fromisoformat(first_text), date.fromisoformat(last_text)
     except ValueError:
         raise VenddError(
             f"period {text!r}: use today, week, month or YYYY-MM-DD..YYYY-MM-DD"
@@ -197,22 +198,17 @@ def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> Money
         when = datetime.fromisoformat(row.ts)
         if (first is not None and when < first) or (after is not None and when >= after):
             continue
-        f = row.fields
-        match row.kind:
-            case "credit":
-                flow.cash_in += f["amount"]
-            case "vend_failed":
-                flow.failed_vends += 1
-                flow.failed_value += f["price"]
-                if f["payment"] == "cash":
-                    flow.refunded_to_credit += f["price"]
-            case "payout":
-                flow.paid_out += f["amount"] - f.get("owed", 0)
-                flow.owed += f.get("owed", 0)
-            case "unclaimed":
-                flow.unclaimed += f["amount"]
-            case "test_vend":
-                flow.test_vends += 1
+        effect = money_effect(row)  # sales are summed from the sales table above
+        flow.cash_in += effect.cash_in
+        flow.refunded_to_credit += effect.refunded
+        flow.paid_out += effect.paid_out
+        flow.owed += effect.owed
+        flow.unclaimed += effect.unclaimed
+        if row.kind == "vend_failed":
+            flow.failed_vends += 1
+            flow.failed_value += row.fields["price"]
+        elif row.kind == "test_vend":
+            flow.test_vends += 1
     flow.first_seq, flow.last_seq = lo, hi
     return flow
 

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from vendd.errors import LedgerIntegrityError
-from vendd.ledger import projection
+from vendd.errors import LedgerError, LedgerIntegrityError
+from vendd.ledger import kinds, projection
 from vendd.ledger.compare import first_difference
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash
+from vendd.ledger.kinds import MoneyEffect
 from vendd.ledger.schema import create_projection
 
 MAX_PROBLEMS = 50
@@ -34,6 +35,15 @@ class MoneyTotals:
     owed: int = 0  # payouts that came out short: still owed to a buyer
     unclaimed: int = 0
     held_in_vend: int = 0
+
+    def add(self, e: MoneyEffect) -> None:
+        self.cash_in += e.cash_in
+        self.cash_sales += e.cash_sale
+        self.card_sales += e.card_sale
+        self.paid_out += e.paid_out
+        self.owed += e.owed
+        self.unclaimed += e.unclaimed
+        self.held_in_vend += e.held
 
 
 @dataclass
@@ -107,86 +117,65 @@ class _Replay:
             r.add(f"row {row.seq}: {row.kind} cannot be applied: {exc}", True)
 
     def _money(self, row: JournalRow) -> None:
-        m, f, r = self.report.money, row.fields, self.report
+        """Sum the row's money effect, after checking it against the vend it belongs to."""
+        r = self.report
         try:
-            match row.kind:
-                case "credit":
-                    m.cash_in += f["amount"]
-                    self.credit += f["amount"]
-                case "vend_intent":
-                    if f["vend"] in self.open_vends or self.outcomes[f["vend"]]:
-                        r.add(f"row {row.seq}: vend {f['vend']} started twice")
-                    self.open_vends[f["vend"]] = row
-                    if f["payment"] == "cash":
-                        self.credit -= f["price"]
-                        m.held_in_vend += f["price"]
-                case "sale":
-                    self._sale(row)
-                case "test_drop":
-                    if self._open(row) is not None:
-                        self.dropped.add(f["vend"])
-                case "vend_done" | "vend_failed" | "test_vend":
-                    self._close(row)
-                case "payout":
-                    m.paid_out += f["amount"] - f.get("owed", 0)
-                    m.owed += f.get("owed", 0)
-                    self.credit -= f["amount"]
-                case "unclaimed":
-                    m.unclaimed += f["amount"]
-                    self.credit -= f["amount"]
-        except (KeyError, TypeError) as exc:
-            r.add(f"row {row.seq}: {row.kind} lacks a field: {exc}")
+            kinds.validate(row.kind, row.fields)
+        except LedgerError as exc:
+            r.add(f"row {row.seq}: {exc}")
             return
+        f = row.fields
+        if row.kind == "vend_intent":
+            if f["vend"] in self.open_vends or self.outcomes[f["vend"]]:
+                r.add(f"row {row.seq}: vend {f['vend']} started twice")
+            self.open_vends[f["vend"]] = row
+        elif row.kind in _VEND_ROWS and not self._fits_its_vend(row):
+            return
+        effect = kinds.money_effect(row)
+        r.money.add(effect)
+        self.credit += effect.credit
         if self.credit < 0:
             r.add(f"row {row.seq}: credit would be negative ({self.credit})")
 
-    def _open(self, row: JournalRow) -> JournalRow | None:
-        intent = self.open_vends.get(row.fields["vend"])
+    def _fits_its_vend(self, row: JournalRow) -> bool:
+        """A vend's life: intent; then its sale at the drop (the vend stays open while the
+        motor finishes) and `vend_done`; or, without a drop sensor, the sale at the end of the
+        turn; or `vend_failed`. False: the row does not fit, its money is not counted."""
+        r, f = self.report, row.fields
+        vend = f["vend"]
+        intent = self.open_vends.get(vend)
         if intent is None:
-            self.report.add(f"row {row.seq}: {row.kind} of vend {row.fields['vend']} without "
-                            f"an open intent (counted twice?)")
-        return intent
-
-    def _sale(self, row: JournalRow) -> None:
-        """The money of a vend: at the drop (the vend stays open until its motor is home) or,
-        without a drop sensor, at the end of the turn (it closes the vend)."""
-        f, m = row.fields, self.report.money
-        intent = self._open(row)
-        if intent is None:
-            self.outcomes[f["vend"]] += 1
-            return
-        if f["vend"] in self.dropped:
-            self.report.add(f"row {row.seq}: vend {f['vend']} sold twice")
-            return
-        if f.get("drop"):
-            self.dropped.add(f["vend"])
-        else:
-            self.open_vends.pop(f["vend"])
-            self.outcomes[f["vend"]] += 1
-        if intent.fields["payment"] == "cash":
-            m.held_in_vend -= intent.fields["price"]
-            m.cash_sales += f["price"]
-        else:
-            m.card_sales += f["price"]
-
-    def _close(self, row: JournalRow) -> None:
-        f = row.fields
-        intent = self._open(row)
-        self.outcomes[f["vend"]] += 1
-        if intent is None:
-            return
-        del self.open_vends[f["vend"]]
-        dropped = f["vend"] in self.dropped
-        self.dropped.discard(f["vend"])
+            self.outcomes[vend] += 1
+            r.add(f"row {row.seq}: {row.kind} of vend {vend} without an open intent "
+                  f"(counted twice?)")
+            return False
+        if row.kind in ("sale", "vend_failed") and (f["price"], f["payment"]) != (
+                intent.fields["price"], intent.fields["payment"]):
+            r.add(f"row {row.seq}: {row.kind} of vend {vend} says {f['payment']} "
+                  f"{f['price']}, its intent {intent.fields['payment']} "
+                  f"{intent.fields['price']}")
+            return False
+        dropped = vend in self.dropped
+        if row.kind in ("sale", "test_drop"):
+            if dropped:
+                r.add(f"row {row.seq}: vend {vend} sold twice")
+                return False
+            if row.kind == "test_drop" or f.get("drop"):
+                self.dropped.add(vend)
+                return True
+        del self.open_vends[vend]
+        self.dropped.discard(vend)
+        self.outcomes[vend] += 1
         if row.kind == "vend_done" and not dropped:
-            self.report.add(f"row {row.seq}: vend {f['vend']} done without a sale at its drop")
+            r.add(f"row {row.seq}: vend {vend} done without a sale at its drop")
         elif row.kind == "vend_failed" and dropped:
-            self.report.add(f"row {row.seq}: vend {f['vend']} failed after its sale")
-        elif row.kind == "vend_failed" and intent.fields["payment"] == "cash":
-            self.report.money.held_in_vend -= intent.fields["price"]
-            self.credit += intent.fields["price"]
-        elif row.kind == "test_vend" and intent.fields["payment"] == "cash":
-            self.report.money.held_in_vend -= intent.fields["price"]
+            r.add(f"row {row.seq}: vend {vend} failed after its sale")
+            return False
+        return True
+
+
+# The rows that belong to one vend after its intent.
+_VEND_ROWS = frozenset({"sale", "test_drop", "vend_done", "vend_failed", "test_vend"})
 
 
 def _raw_rows(db: sqlite_utils.Database, batch: int = 5000) -> Iterator[tuple]:
@@ -231,6 +220,9 @@ def check_at_start(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Rep
         raise LedgerIntegrityError(
             f"the ledger does not match its journal: {report.integrity[0]}{extra}")
     return report
+
+
+_OUTCOMES = frozenset({"sale", "vend_failed", "test_vend"})
 
 
 def verify(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Report:
