@@ -236,3 +236,61 @@ def test_an_untouched_ledger_starts(work: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def _start_and_stop(work: Path) -> None:
+    daemon = Daemon(load_config(work / "vendd.toml"))
+    daemon.start()
+    try:
+        daemon.wait_ready()
+    finally:
+        daemon.stop()
+
+
+def test_a_sale_edited_before_the_last_checkpoint_is_refused(work: Path) -> None:
+    """Each start journals a checkpoint and the next one replays only what follows it: an
+    older sale is still checked (by the checkpoint's digest of the sales table)."""
+    db = work / "vendd.db"
+    _start_and_stop(work)  # a checkpoint now covers the sale
+    conn = sqlite3.connect(db)
+    (cp_seq, fields) = conn.execute(
+        "SELECT seq, fields FROM journal WHERE kind = 'checkpoint' ORDER BY seq DESC").fetchone()
+    (sale_seq,) = conn.execute("SELECT seq FROM sales").fetchone()
+    conn.close()
+    assert sale_seq < cp_seq and '"sales_rows":1' in fields
+    _start_and_stop(work)  # untouched: it starts
+    _edit(db, EDITS["sales"][0])
+    with pytest.raises(LedgerIntegrityError) as refused:
+        Daemon(load_config(work / "vendd.toml")).start()
+    assert (f"table sales, row seq={sale_seq}, column maker: stored 'carmen', the journal "
+            f"says 'lucia'") in str(refused.value)
+
+
+def test_a_forged_checkpoint_is_named_by_verify(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint row added by hand (correctly chained) that claims a credit the journal
+    never gave: the full replay checks every checkpoint against the rows before it."""
+    import json
+
+    from vendd.ledger.checkpoint import checkpoint_fact
+    from vendd.ledger.journal import canonical, chain_hash
+
+    db = work / "vendd.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    fields = checkpoint_fact(conn).fields
+    tables = json.loads(fields["tables"])
+    credit = tables["machine"]["columns"].index("credit")
+    tables["machine"]["rows"][0][credit] = 2000
+    fields = fields | {"tables": json.dumps(tables)}
+    seq, prev = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC").fetchone()
+    ts = "2026-12-01T20:00:00.000000+00:00"
+    body = canonical(fields)
+    conn.execute("INSERT INTO journal VALUES (?, ?, 'checkpoint', ?, ?)",
+                 (seq + 1, ts, body, chain_hash(prev, seq + 1, ts, "checkpoint", body)))
+    conn.execute("UPDATE machine SET credit = 2000")
+    conn.close()
+    assert main(["verify", "--config", str(work / "vendd.toml")]) == 1
+    out = capsys.readouterr().out
+    assert f"row {seq + 1}: checkpoint does not match the rows before it (table machine)" in out
+    assert "table machine, row id=1, column credit: stored 2000, the journal says 50" in out

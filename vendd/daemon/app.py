@@ -23,7 +23,7 @@ from vendd.events import Stopping
 from vendd.hw.base import Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
-from vendd.ledger.verify import check_at_start
+from vendd.ledger.startcheck import check_at_start
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,13 @@ class Daemon:
         (credit, open vend, cash box, stock...) is not what a replay of the journal gives."""
         self.ledger = Ledger(self.ledger_path, self.config.machine.timezone)
         try:
-            check_at_start(self.ledger.db, self.ledger.tz)
+            sales = check_at_start(self.ledger.db, self.ledger.tz)
         except LedgerError:
             self.ledger.close()
             self.ledger = None
             raise
         self.controller = Controller(self.config, self.ledger, self.devices)
+        self.controller.checked_sales = sales
         started = []
         try:
             for device in self.devices.all():

@@ -45,6 +45,7 @@ from vendd.events import (
 )
 from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
+from vendd.ledger.checkpoint import SalesDigest, checkpoint_fact
 from vendd.messages import render
 from vendd.service_view import Probe, link_label, network_up, sales_by_maker
 
@@ -87,6 +88,8 @@ class Controller:
         self.menu = sm.initial(sm.MenuSettings.from_config(config))
         self.status_probes: dict[str, Probe] = {"network": network_up}  # + "broker"
         self._menu_sales: tuple[sm.MakerSales, ...] | None = None
+        # The stored sales as the start-up check read them (daemon/app.py); None: read anew.
+        self.checked_sales: SalesDigest | None = None
 
     # --- the outside world's side ------------------------------------------------------------
 
@@ -306,6 +309,8 @@ class Controller:
             facts += resolve_open_vend(record.open_vend, self.devices.dispenser.has_drop_sensor)
         facts.append(Fact("started", {"version": __version__}))
         self.ledger.append(facts)
+        # The state the next start checks from (it replays only what comes after).
+        self.ledger.append([checkpoint_fact(self.ledger.db.conn, self.checked_sales)])
         return initial_state(self.config, self.ledger, self.devices)
 
 

@@ -41,19 +41,23 @@ def _order(value: Any) -> tuple[int, Any]:
     return (3, bytes(value))
 
 
-def _rows(conn: sqlite3.Connection, table: str, columns: list[str]) -> Iterator[Row]:
+def _rows(conn: sqlite3.Connection, table: str, columns: list[str],
+          sales_after: int = 0) -> Iterator[Row]:
     key = KEYS[table]
-    yield from conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {key}")
+    where = f" WHERE seq > {int(sales_after)}" if table == "sales" and sales_after else ""
+    yield from conn.execute(f"SELECT {', '.join(columns)} FROM {table}{where} ORDER BY {key}")
 
 
-def first_difference(stored: sqlite3.Connection, replayed: sqlite3.Connection) -> str | None:
+def first_difference(stored: sqlite3.Connection, replayed: sqlite3.Connection,
+                     sales_after: int = 0) -> str | None:
     """The first row, in table order then key order, where the stored projection and the
-    replayed one differ; None when every table matches."""
+    replayed one differ; None when every table matches. `sales_after`: the replay began at a
+    checkpoint of that seq, so only the stored sales after it are compared row by row."""
     assert set(KEYS) == set(PROJECTION_TABLES), "a projection table without a compare key"
     for table in PROJECTION_TABLES:
         columns = _columns(replayed, table)
         try:
-            found = _table_difference(table, columns, _rows(stored, table, columns),
+            found = _table_difference(table, columns, _rows(stored, table, columns, sales_after),
                                       _rows(replayed, table, columns))
         except sqlite3.Error as exc:
             return f"table {table}: cannot be read: {exc}"

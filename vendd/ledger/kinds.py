@@ -463,6 +463,18 @@ class Stopped(FactSchema):
     reason: str = ""
 
 
+@fact_kind("checkpoint", record_only=True)
+@dataclass(frozen=True)
+class Checkpoint(FactSchema):
+    """Every projection table at `through` (see ledger/checkpoint.py): the next start replays
+    only the rows after it."""
+
+    through: int
+    tables: str  # JSON: table -> {"columns": [...], "rows": [[...], ...]}
+    sales_rows: int
+    sales_digest: str
+
+
 @fact_kind("note", record_only=True)
 @dataclass(frozen=True)
 class Note(FactSchema):

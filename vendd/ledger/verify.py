@@ -2,8 +2,7 @@
 invariants (money in = sales + paid out + owed + unclaimed + credit held; loaded - sold -
 adjusted = on hand), each checked from the journal alone.
 
-`check_at_start` is the part the daemon runs before it takes money: every row readable, the
-chain whole, every stored table what a replay of the journal makes of it."""
+The daemon runs the integrity part of the same replay before it takes money (startcheck.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from vendd.errors import LedgerError, LedgerIntegrityError
-from vendd.ledger import kinds, projection
+from vendd.errors import LedgerError
+from vendd.ledger import checkpoint, kinds, projection
 from vendd.ledger.compare import first_difference
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash
 from vendd.ledger.kinds import MoneyEffect
@@ -69,13 +68,15 @@ class Report:
             self.integrity.append(problem)
 
 
-class _Replay:
+class Replay:
     """Walks the journal once: checks the chain and the vend lifecycle, sums the money,
     and rebuilds the projection into a scratch database."""
 
-    def __init__(self, tz: ZoneInfo, report: Report) -> None:
+    def __init__(self, tz: ZoneInfo, report: Report, money: bool = True) -> None:
         self.tz = tz
         self.report = report
+        self.money = money  # False: only the chain and the tables (the start-up check)
+        self.from_genesis = True  # False: replaying on top of a checkpoint's tables
         self.scratch = sqlite3.connect(":memory:", isolation_level=None)
         create_projection(self.scratch)
         self.scratch.execute("PRAGMA ignore_check_constraints = ON")  # report, don't stop
@@ -110,11 +111,28 @@ class _Replay:
                   f"(row edited, or the chain broken)", True)
         self.prev = row.hash
         r.head = row.hash
-        self._money(row)
+        if self.money:
+            self._money(row)
+        if row.kind == checkpoint.KIND and self.from_genesis:
+            self._checkpoint(row)
         try:
             projection.apply(self.scratch, row.seq, row.ts, row.kind, row.fields, self.tz)
         except (KeyError, TypeError, ValueError, sqlite3.Error) as exc:
             r.add(f"row {row.seq}: {row.kind} cannot be applied: {exc}", True)
+
+    def _checkpoint(self, row: JournalRow) -> None:
+        """A checkpoint is what the next start trusts: it must be the state of the rows before
+        it (checked when nothing came between its reading and its row)."""
+        try:
+            cp = checkpoint.parse(row.seq, row.fields)
+        except (TypeError, ValueError, KeyError) as exc:
+            self.report.add(f"row {row.seq}: checkpoint cannot be read: {exc}", True)
+            return
+        if cp.through == row.seq - 1:
+            where = checkpoint.differs(self.scratch, cp)
+            if where is not None:
+                self.report.add(f"row {row.seq}: checkpoint does not match the rows before it "
+                                f"({where})", True)
 
     def _money(self, row: JournalRow) -> None:
         """Sum the row's money effect, after checking it against the vend it belongs to."""
@@ -178,8 +196,8 @@ class _Replay:
 _VEND_ROWS = frozenset({"sale", "test_drop", "vend_done", "vend_failed", "test_vend"})
 
 
-def _raw_rows(db: sqlite_utils.Database, batch: int = 5000) -> Iterator[tuple]:
-    after = 0
+def _raw_rows(db: sqlite_utils.Database, after: int = 0,
+              batch: int = 5000) -> Iterator[tuple]:
     while rows := db.conn.execute(
             "SELECT seq, ts, kind, fields, hash FROM journal WHERE seq > ? ORDER BY seq "
             "LIMIT ?", (after, batch)).fetchall():
@@ -187,10 +205,10 @@ def _raw_rows(db: sqlite_utils.Database, batch: int = 5000) -> Iterator[tuple]:
         after = rows[-1][0]
 
 
-def _replay(db: sqlite_utils.Database, tz: ZoneInfo, report: Report) -> _Replay:
-    replay = _Replay(tz, report)
+def replay_journal(db: sqlite_utils.Database, replay: Replay, after: int = 0) -> Replay:
+    """Feed `replay` the journal rows after seq `after` (all of them by default)."""
     replay.scratch.execute("BEGIN")  # one transaction: the scratch copy is never committed
-    for seq, ts, kind, text, hash_ in _raw_rows(db):
+    for seq, ts, kind, text, hash_ in _raw_rows(db, after):
         try:
             fields = json.loads(text)
         except (TypeError, ValueError) as exc:
@@ -203,32 +221,10 @@ def _replay(db: sqlite_utils.Database, tz: ZoneInfo, report: Report) -> _Replay:
     return replay
 
 
-def check_at_start(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Report:
-    """Replay the journal and compare every stored table with it; raise LedgerIntegrityError
-    (one line: the first problem) when the stored state is not what the journal says."""
-    tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
-    report = Report()
-    replay = _replay(db, tz, report)
-    if not report.integrity:
-        difference = first_difference(db.conn, replay.scratch)
-        if difference is not None:
-            report.add(difference, True)
-    replay.scratch.close()
-    if report.integrity:
-        more = len(report.integrity) - 1
-        extra = f" (and {more} more; `vendd verify` lists them)" if more else ""
-        raise LedgerIntegrityError(
-            f"the ledger does not match its journal: {report.integrity[0]}{extra}")
-    return report
-
-
-_OUTCOMES = frozenset({"sale", "vend_failed", "test_vend"})
-
-
 def verify(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Report:
     tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     report = Report()
-    replay = _replay(db, tz, report)
+    replay = replay_journal(db, Replay(tz, report))
     m = report.money
     held = replay.credit
     report.credit = held
