@@ -68,7 +68,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
 
 
 def small_tables(conn: sqlite3.Connection) -> dict[str, dict[str, list[Any]]]:
-    out = {}
+    out: dict[str, dict[str, list[Any]]] = {}
     for table in SMALL_TABLES:
         columns = _columns(conn, table)
         rows = conn.execute(
