@@ -7,7 +7,7 @@ the input layer a test drives; `run_panel()` reads the same keys from a terminal
 Keys (shown on screen):
   1..9      insert the n-th coin of the acceptor's table
   a1 .. b4  press a selection button (row letter, then column number)
-  x         cancel / coin return        k  turn the service key
+  x         cancel / coin return (OK after a PIN)   k  turn the service key
   d         open / close the door       t  tap a card
   j<slot>   jam that slot's next turn   r<slot>  repair it (clear the jam physically)
   q         quit
@@ -29,6 +29,7 @@ from simulator.sim import Simulation
 from vendd.events import VendOutcome
 from vendd.hw.display import layout
 from vendd.machine import State
+from vendd.menu.pins import key_digits
 from vendd.money import format_money
 
 HELP = ("1-9 coin  a1.. select  x cancel  k service key  d door  t card  "
@@ -44,6 +45,9 @@ class Panel:
             if cfg.coin_acceptor is not None else [])
         self.rows = sorted({s.id[0].lower() for s in cfg.slots})
         self.slot_ids = {s.id.lower(): s.id for s in cfg.slots}
+        self.pin_help = "PIN: " + " ".join(
+            f"{key.lower()}={digits}" for key, digits in key_digits([s.id for s in cfg.slots])
+        ) + ", then x"
         self.key_on = False
         self.door_open = False
         self.quit = False
@@ -174,6 +178,7 @@ class Panel:
         out.append("coins: " + "  ".join(f"{i}={label}" for i, (_, label)
                                          in enumerate(self.coins, 1)))
         out.append(HELP)
+        out.append(self.pin_help)
         with self._lock:
             out += [f"> {line}" for line in self.log]
         return "\n".join(out)

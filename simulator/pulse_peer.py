@@ -18,8 +18,11 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from gpiozero.pins.mock import MockFactory
+
+from simulator.stepped_clock import SteppedClock
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +136,28 @@ class PulsePeer:
 
     def _play_now(self, edges: list[Edge]) -> None:
         pin = self.factory.pin(self.pin)
+        clock = getattr(self.factory, "clock", None)
+        if isinstance(clock, SteppedClock):
+            # Each edge at its exact time, however late this thread runs (stepped_clock.py).
+            clock.freeze()
+            t0 = clock.now()
+            try:
+                for at, active in edges:
+                    clock.set(t0 + at)
+                    self._drive(pin, active)
+            finally:
+                clock.release()
+            return
         t0 = time.monotonic()
         for at, active in edges:
             delay = t0 + at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)  # a real-time signal generator: the timing is the point
-            if active:
-                pin.drive_low()
-            else:
-                pin.drive_high()
+            self._drive(pin, active)
+
+    @staticmethod
+    def _drive(pin: Any, active: bool) -> None:
+        if active:
+            pin.drive_low()
+        else:
+            pin.drive_high()

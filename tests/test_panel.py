@@ -15,11 +15,13 @@ from support import ROOT, sim_config, wait_for
 from simulator.panel import Panel
 from simulator.sim import Simulation
 from vendd.machine import Mode
+from vendd.menu.pins import key_of_digit
 
 
 def pin_keys(pin: str) -> str:
-    """A PIN typed on a 2 x 4 keypad: A2 raises the digit, B4 takes it."""
-    return "".join("a2" * int(d) + "b4" for d in pin)
+    """A PIN typed on the 2 x 4 buttons (A1 types 1 or 9, A2 2 or 0), then coin return (x)."""
+    keys = ["a1", "a2", "a3", "a4", "b1", "b2", "b3", "b4"]
+    return "".join(keys[key_of_digit(d, len(keys))] for d in pin) + "x"
 
 
 @pytest.fixture
@@ -36,13 +38,13 @@ def test_panel_restock_then_purchase(panel: Panel) -> None:
     sim = panel.sim
     panel.feed("d")  # open the door
     panel.feed("k" + pin_keys("1357"))
-    wait_for(lambda: sim.display()[0] == "Rosa: Reponer", what="signed in")
+    wait_for(lambda: sim.display()[0] == "Hola Rosa", what="signed in")
     panel.feed("b4a1b4")  # Reponer, A1, fill
     wait_for(lambda: sim.state.slots["A1"].stock == 8, what="A1 restocked")
     wait_for(lambda: sim.products["A1"] == 8, what="the spiral loaded (door open)")
     panel.feed("kd")  # key off, door closed
     wait_for(lambda: sim.state.mode is Mode.IDLE, what="back to sale")
-    assert "Bienvenida/o" in panel.render()
+    assert "Pague exacto" in panel.render()
     panel.feed("5555")  # four $1 coins
     wait_for(lambda: sim.state.credit == 400, what="credit")
     assert "credit $4.00" in panel.render()
@@ -89,9 +91,9 @@ def test_vendd_sim_panel_in_a_pseudo_terminal(tmp_path: Path) -> None:
         return any(text in frame for frame in frames[-2:])  # the latest screens only
 
     try:
-        wait_for(lambda: screen_has("Bienvenida/o"), timeout=20, what="the panel")
+        wait_for(lambda: screen_has("Pague exacto"), timeout=20, what="the panel")
         os.write(master, ("dk" + pin_keys("1357")).encode())
-        wait_for(lambda: screen_has("Rosa: Reponer"), timeout=10, what="signed in")
+        wait_for(lambda: screen_has("Hola Rosa"), timeout=10, what="signed in")
         os.write(master, b"b4a1b4")
         wait_for(lambda: screen_has("stock 8/8 (inside 8)"), timeout=10, what="restock")
         os.write(master, b"k")

@@ -2,9 +2,9 @@
 
 `CATALOGUE` holds the screens: a key gives two lines per language, with `{name}` parameters that
 the caller fills with already formatted strings (money, slot ids). Buyer screens (every key not
-starting with `svc_`) must fit a 16x2 display once filled in with prices up to $99.99 and slot
-ids like B12; tests render every one of them. Service-menu screens (`svc_*`) are written for
-16 columns too, but may be cut by the display layout when a name is long.
+starting with `svc_`) and the seamstresses' (`svc_*`) fit a 16x2 and a 20x4 display whole once
+filled in with amounts up to $99.99, slot ids like B12 and names of up to ten letters; a test
+renders every one of them in both languages at both sizes.
 
 `LABELS` holds single words and short phrases (menu items, fault names). A parameter whose
 name ends in `_label` carries a label key and is translated when the screen is rendered, so
@@ -21,6 +21,11 @@ LANGUAGES: tuple[Language, ...] = ("es", "en")
 CATALOGUE: dict[str, dict[Language, tuple[str, ...]]] = {
     # --- buyer ------------------------------------------------------------------------------
     "welcome": {"es": ("Bienvenida/o", "Inserte monedas"), "en": ("Welcome", "Insert coins")},
+    # No changer (or it is out of order): said before money goes in, and while credit waits.
+    "welcome_no_change": {"es": ("Pague exacto", "No da cambio"),
+                          "en": ("Pay exact amount", "No change given")},
+    "credit_no_change": {"es": ("Crédito {credit}", "Úselo en {wait}"),
+                         "en": ("Credit {credit}", "Use in {wait}")},
     "credit": {"es": ("Crédito {credit}", "Elija producto"),
                "en": ("Credit {credit}", "Make a choice")},
     "max_credit": {"es": ("Crédito {credit}", "Máximo: elija"),
@@ -38,8 +43,8 @@ CATALOGUE: dict[str, dict[Language, tuple[str, ...]]] = {
     "thanks": {"es": ("¡Gracias!", "Retire su compra"), "en": ("Thank you!", "Take your item")},
     "vend_failed": {"es": ("Falla en {slot}", "Crédito devuelto"),
                     "en": ("{slot} failed", "Credit restored")},
-    "credit_kept": {"es": ("Sin cambio", "Crédito {credit}"),
-                    "en": ("No change given", "Credit {credit}")},
+    "credit_kept": {"es": ("No da cambio", "Sobra: colectivo"),
+                    "en": ("No change given", "Unused: to co-op")},
     "credit_expired": {"es": ("Crédito no usado", "va al colectivo"),
                        "en": ("Unused credit", "to collective")},
     "paying_out": {"es": ("Devolviendo", "{amount}"), "en": ("Paying out", "{amount}")},
@@ -57,17 +62,18 @@ CATALOGUE: dict[str, dict[Language, tuple[str, ...]]] = {
     "bill_returned": {"es": ("Billete devuelto", "No se puede usar"),
                       "en": ("Bill returned", "Cannot use it")},
     # --- the seamstresses' service menu ------------------------------------------------------
-    # {minus} {plus} {ok}: the keys that lower, raise and confirm (e.g. A1 A2 B4).
-    "svc_pin": {"es": ("PIN {entered}", "{minus}- {plus}+ {ok}=OK"),
-                "en": ("PIN {entered}", "{minus}- {plus}+ {ok}=OK")},
-    "svc_pin_digits": {"es": ("PIN {entered}", "Teclee su PIN"),
-                       "en": ("PIN {entered}", "Type your PIN")},
+    # {minus} {plus} {ok}: the keys that lower, raise and confirm (e.g. A1 A2 B4). The coin
+    # return button is "back" everywhere, and OK after a PIN.
+    "svc_pin": {"es": ("PIN {entered}", "y Devolución=OK"),
+                "en": ("PIN {entered}", "then Return=OK")},
     "svc_pin_wrong": {"es": ("PIN incorrecto", "Quedan {left}"),
                       "en": ("Wrong PIN", "{left} tries left")},
     "svc_locked": {"es": ("Menú bloqueado", "Espere {minutes} min"),
                    "en": ("Menu locked", "Wait {minutes} min")},
-    "svc_hello": {"es": ("{maker}: {item_label}", "{minus}< {plus}> {ok}=OK"),
-                  "en": ("{maker}: {item_label}", "{minus}< {plus}> {ok}=OK")},
+    "svc_close": {"es": ("Cierre la puerta", "y gire la llave"),
+                  "en": ("Close the door,", "turn the key")},
+    "svc_hello": {"es": ("Hola {maker}", "> {item_label}"),
+                  "en": ("Hello {maker}", "> {item_label}")},
     "svc_menu": {"es": ("> {item_label}", "{minus}< {plus}> {ok}=OK"),
                  "en": ("> {item_label}", "{minus}< {plus}> {ok}=OK")},
     "svc_pick_slot": {"es": ("{item_label}:", "Pulse la ranura"),
@@ -78,29 +84,42 @@ CATALOGUE: dict[str, dict[Language, tuple[str, ...]]] = {
                         "en": ("{slot}: {target}/{capacity}", "Saved")},
     "svc_stock_max": {"es": ("{slot} caben {capacity}", "No más"),
                       "en": ("{slot} holds {capacity}", "No more")},
-    "svc_price": {"es": ("{slot} {before}>{price}", "{minus}- {plus}+ {ok}=OK"),
-                  "en": ("{slot} {before}>{price}", "{minus}- {plus}+ {ok}=OK")},
+    "svc_fixed": {"es": ("¿{slot} arreglada?", "{ok}=sí {minus}=no"),
+                  "en": ("{slot} fixed?", "{ok}=yes {minus}=no")},
+    "svc_price": {"es": ("{slot}: {price}", "{minus}- {plus}+ {ok}=OK"),
+                  "en": ("{slot}: {price}", "{minus}- {plus}+ {ok}=OK")},
     "svc_price_saved": {"es": ("{slot} {price}", "Precio guardado"),
                         "en": ("{slot} {price}", "Price saved")},
     "svc_price_range": {"es": ("Precio entre", "{low} y {high}"),
-                        "en": ("Price between", "{low} and {high}")},
+                        "en": ("Price between", "{low} to {high}")},
     "svc_refused": {"es": ("No aceptado", "{slot}"), "en": ("Not accepted", "{slot}")},
     "svc_busy": {"es": ("Máquina ocupada", "Espere..."), "en": ("Machine busy", "Please wait")},
-    "svc_sales": {"es": ("{maker} hoy {today}", "Desde rec {since}"),
-                  "en": ("{maker} today {today}", "Since coll {since}")},
-    "svc_sales_none": {"es": ("Sin ventas", "todavía"), "en": ("No sales", "yet")},
-    "svc_collect": {"es": ("Caja {expected}", "Contado {counted}"),
-                    "en": ("Box {expected}", "Counted {counted}")},
-    "svc_collected": {"es": ("Recaudado {counted}", "Diferencia {difference}"),
-                      "en": ("Collected {counted}", "Difference {difference}")},
+    "svc_sales": {"es": ("Hoy {today}", "Mes {month}"),
+                  "en": ("Today {today}", "Month {month}")},
+    "svc_share": {"es": ("Su parte del mes", "{share}"),
+                  "en": ("Your month share", "{share}")},
+    "svc_sales_all": {"es": ("Todas hoy {today}", "Mes {month}"),
+                      "en": ("All today {today}", "Month {month}")},
+    "svc_collect": {"es": ("Contado {counted}", "{minus}- {plus}+ {ok}=OK"),
+                    "en": ("Counted {counted}", "{minus}- {plus}+ {ok}=OK")},
+    "svc_confirm": {"es": ("{counted} de {expected}", "¿Bien? {ok}=sí"),
+                    "en": ("{counted} of {expected}", "Right? {ok}=yes")},
+    "svc_collected_exact": {"es": ("Recaudado {counted}", "Cuadra exacto"),
+                            "en": ("Collected {counted}", "Exactly right")},
+    "svc_collected_short": {"es": ("Recaudado {counted}", "Faltan {amount}"),
+                            "en": ("Collected {counted}", "Short {amount}")},
+    "svc_collected_over": {"es": ("Recaudado {counted}", "Sobran {amount}"),
+                           "en": ("Collected {counted}", "Over {amount}")},
     "svc_test_running": {"es": ("Probando {slot}", "Espere..."),
                          "en": ("Testing {slot}", "Please wait")},
-    "svc_test_done": {"es": ("{slot} probado", "{outcome_label}"),
+    "svc_test_done": {"es": ("{slot} probada", "{outcome_label}"),
                       "en": ("{slot} tested", "{outcome_label}")},
-    "svc_status_link": {"es": ("Red {network_label}", "MQTT {broker_label}"),
-                        "en": ("Network {network_label}", "MQTT {broker_label}")},
-    "svc_status_device": {"es": ("Falla {device}", "{minus}< {plus}>"),
-                          "en": ("Fault {device}", "{minus}< {plus}>")},
+    "svc_test_fixed": {"es": ("{slot} funciona", "Falla borrada"),
+                       "en": ("{slot} works", "Fault cleared")},
+    "svc_status_link": {"es": ("{network_label}", "{broker_label}"),
+                        "en": ("{network_label}", "{broker_label}")},
+    "svc_status_device": {"es": ("Falla {device_label}", "{minus}< {plus}>"),
+                          "en": ("Fault {device_label}", "{minus}< {plus}>")},
     "svc_status_slot": {"es": ("{slot} {fault_label}", "{ok}=borrar falla"),
                         "en": ("{slot} {fault_label}", "{ok}=clear fault")},
     "svc_status_ok": {"es": ("Sin fallas", "Todo en orden"), "en": ("No faults", "All good")},
@@ -122,14 +141,26 @@ LABELS: dict[str, dict[Language, str]] = {
     "delivered": {"es": "Funciona bien", "en": "Works fine"},
     "jammed": {"es": "atascada", "en": "jammed"},
     "no_drop": {"es": "no cayó", "en": "no drop"},
-    "stuck_at_home": {"es": "motor no gira", "en": "motor stuck"},
+    "stuck_at_home": {"es": "no gira", "en": "motor stuck"},
     "interrupted": {"es": "interrumpida", "en": "interrupted"},
     "fault": {"es": "con falla", "en": "faulty"},
-    # links
-    "up": {"es": "bien", "en": "ok"},
-    "down": {"es": "caída", "en": "down"},
-    "off": {"es": "apagado", "en": "off"},
-    "unknown": {"es": "?", "en": "?"},
+    # devices (a fault on the status screen)
+    "coin_acceptor": {"es": "monedero", "en": "coin slot"},
+    "changer": {"es": "cambio", "en": "changer"},
+    "bill_validator": {"es": "billetes", "en": "bills"},
+    "card_reader": {"es": "tarjetas", "en": "cards"},
+    "dispenser": {"es": "motores", "en": "motors"},
+    "buttons": {"es": "botones", "en": "buttons"},
+    "display": {"es": "pantalla", "en": "display"},
+    "mqtt": {"es": "conexión", "en": "connection"},
+    # links: the network, and the feed to the coordinators (the "central")
+    "net_up": {"es": "Red: bien", "en": "Network: ok"},
+    "net_down": {"es": "Sin red", "en": "No network"},
+    "net_unknown": {"es": "Red: ?", "en": "Network: ?"},
+    "feed_up": {"es": "Central: bien", "en": "Feed: ok"},
+    "feed_down": {"es": "Sin conexión", "en": "No connection"},
+    "feed_off": {"es": "Central: apagada", "en": "Feed: off"},
+    "feed_unknown": {"es": "Central: ?", "en": "Feed: ?"},
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from simulator.pulse_peer import PulsePeer, PulseShape, coins, end_of, glitch, merge, train
+from simulator.stepped_clock import SteppedMockFactory
 from vendd.config import PulseConfig
 from vendd.events import CreditInserted, DeviceFault, Event
 from vendd.hw.pulse import PulseCoinAcceptor, PulseDecoder, PulseTrain
@@ -102,7 +103,7 @@ def test_coin_stays_open_until_the_gap_has_passed() -> None:
     assert decoder.deadline() is None
 
 
-# --- the driver with real-time trains ------------------------------------------------------------
+# --- the driver with trains on stepped time --------------------------------------------------
 
 
 class Rig:
@@ -136,10 +137,15 @@ class Rig:
 
 
 @pytest.fixture
-def rig(factory: MockFactory) -> Iterator[Rig]:
+def rig() -> Iterator[Rig]:
+    # Pins timed by a clock the peer holds while it plays: each pulse is as wide as meant
+    # however busy the machine is (simulator/stepped_clock.py).
+    factory = SteppedMockFactory()
     r = Rig(factory)
     yield r
     r.close()
+    factory.reset()
+    factory.close()
 
 
 def test_inhibited_until_accepting_and_after_stop(rig: Rig) -> None:

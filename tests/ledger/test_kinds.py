@@ -20,7 +20,8 @@ VENDD = Path(__file__).resolve().parents[2] / "vendd"
 
 def _emitted() -> list[tuple[str, str, set[str] | None]]:
     """(where, kind, field names) of every fact written in vendd's source: the machine's
-    `out.fact("kind", field=...)`, and `Fact("kind", {...})` in the controller and the CLI.
+    `out.fact("kind", field=...)`, the service menu's `m.record("kind", field=...)`, and
+    `Fact("kind", {...})` in the controller and the CLI.
     Field names are None where they are not literal."""
     found = []
     for path in sorted(VENDD.rglob("*.py")):
@@ -32,7 +33,7 @@ def _emitted() -> list[tuple[str, str, set[str] | None]]:
                 continue
             func = node.func
             where = f"{path.relative_to(VENDD.parent)}:{node.lineno}"
-            if isinstance(func, ast.Attribute) and func.attr == "fact":
+            if isinstance(func, ast.Attribute) and func.attr in ("fact", "record"):
                 names = {k.arg for k in node.keywords if k.arg is not None}
                 found.append((where, first.value, names))
             elif isinstance(func, ast.Name) and func.id == "Fact":
@@ -48,8 +49,8 @@ def test_every_fact_the_daemon_writes_has_a_schema_and_a_projection() -> None:
     # The scan sees the machine, the service menu's and requests' changes (admin handlers),
     # the controller's start-up facts and the CLI's DEX reset.
     assert {"credit", "sale", "vend_intent", "payout", "price_set", "cash_collected",
-            "started", "slot_configured", "dex_reset", "device_fault"} <= {k for _, k, _ in
-                                                                          emitted}
+            "started", "slot_configured", "dex_reset", "device_fault", "signed_in",
+            "pin_failed", "pin_locked", "signed_out"} <= {k for _, k, _ in emitted}
     for where, kind, names in emitted:
         assert kind in kinds.KINDS, f"{where}: {kind!r} has no schema"
         assert projection.projects(kind), f"{where}: {kind!r} has no projection"

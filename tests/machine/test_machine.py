@@ -45,6 +45,15 @@ def slots() -> dict[str, Slot]:
     }
 
 
+# No changer on the default test machine: the display says so before money goes in, and how
+# long credit left on the machine waits.
+WELCOME = Show("welcome_no_change")
+
+
+def credit_shown(amount: str) -> Show:
+    return Show("credit_no_change", {"credit": amount, "wait": "5 min"})
+
+
 def fresh(*, changer: bool = False, devices: Iterable[str] = (COINS,), max_credit: int = 500,
           **state: Any) -> State:
     s = Settings(max_credit=max_credit, message_s=4.0, unclaimed_credit_s=300.0,
@@ -113,14 +122,14 @@ def message_timer(step: Step) -> StartTimer:
 
 def test_started_opens_for_sale_with_welcome_screen() -> None:
     step = handle(fresh(), ev.Started())
-    assert step.commands == [SetAccepting(True), Show("welcome")]
+    assert step.commands == [SetAccepting(True), WELCOME]
     assert step.state.mode is Mode.IDLE and step.state.accepting
 
 
 def test_started_with_credit_from_the_journal_shows_it_and_starts_the_unclaimed_clock() -> None:
     step = handle(fresh(credit=75), ev.Started())
     assert step.commands == [SetAccepting(True), StartTimer("unclaimed", 300.0, 1),
-                             Show("credit", {"credit": "$0.75"})]
+                             credit_shown("$0.75")]
     assert step.state.mode is Mode.CREDIT
 
 
@@ -140,7 +149,7 @@ def test_coin_in_idle_is_journaled_then_credit_shown_and_unclaimed_clock_started
     assert step.commands == [
         Fact("credit", {"device": COINS, "amount": 100, "label": "100c", "route": "cashbox"}),
         StartTimer("unclaimed", 300.0, 1),
-        Show("credit", {"credit": "$1.00"}),
+        credit_shown("$1.00"),
     ]
     assert step.state.mode is Mode.CREDIT and step.state.credit == 100
     assert step.state.cash_box == 100
@@ -148,8 +157,8 @@ def test_coin_in_idle_is_journaled_then_credit_shown_and_unclaimed_clock_started
 
 def test_coin_in_credit_mode_adds_up_and_coins_to_the_tubes_are_not_in_the_cash_box() -> None:
     step = feed(open_(), coin(100), coin(25, route="tubes"))
-    assert kinds(step) == ["credit"] and shown(step) == ["credit"]
-    assert step.commands[-1] == Show("credit", {"credit": "$1.25"})
+    assert kinds(step) == ["credit"] and shown(step) == ["credit_no_change"]
+    assert step.commands[-1] == credit_shown("$1.25")
     assert step.state.credit == 125 and step.state.cash_box == 100
 
 
@@ -257,13 +266,13 @@ def test_message_timer_brings_back_the_base_screen_and_a_stale_one_is_ignored() 
     stale = handle(priced.state, ev.TimerExpired("message", token - 1))
     assert stale.facts == [] and stale.state.credit == 50  # and the message stays (see below)
     back = handle(priced.state, ev.TimerExpired("message", token))
-    assert back.commands == [Show("credit", {"credit": "$0.50"})]
+    assert back.commands == [credit_shown("$0.50")]
 
 
 def test_a_newer_event_replaces_a_message_with_the_base_screen() -> None:
     priced = feed(open_(), press("A1"))
     step = handle(priced.state, coin(10))
-    assert step.commands[-1] == Show("credit", {"credit": "$0.10"})
+    assert step.commands[-1] == credit_shown("$0.10")
 
 
 # --- cash vends --------------------------------------------------------------------------------
@@ -303,7 +312,7 @@ def test_delivered_vend_is_a_sale_and_takes_one_from_stock() -> None:
     ]
     s = step.state
     assert s.slots["A1"].stock == 2 and s.credit == 0 and s.vend is None and s.mode is Mode.IDLE
-    assert handle(s, ev.TimerExpired("message", 2)).commands == [Show("welcome")]
+    assert handle(s, ev.TimerExpired("message", 2)).commands == [WELCOME]
 
 
 def test_vend_ids_increase() -> None:
@@ -371,7 +380,7 @@ def test_leftover_credit_is_paid_out_as_change_by_a_changer() -> None:
     assert done.commands == [
         Fact("payout", {"device": "changer", "amount": 75, "paid": 75, "owed": 0}),
         SetAccepting(True),
-        Show("welcome"),
+        Show("welcome"),  # with a changer: plain welcome
     ]
     assert done.state.credit == 0 and done.state.payout == 0 and done.state.mode is Mode.IDLE
 
@@ -407,6 +416,22 @@ def test_leftover_credit_with_a_faulted_changer_is_kept() -> None:
     assert of(step, PayOut) == [] and step.state.credit == 75
 
 
+def test_without_a_working_changer_the_buyer_is_told_before_and_after_paying() -> None:
+    # Before money goes in: exact amount, no change.
+    assert handle(fresh(), ev.Started()).commands[-1] == Show("welcome_no_change")
+    assert handle(fresh(changer=True), ev.Started()).commands[-1] == Show("welcome")
+    faulted = feed(open_(changer=True), ev.DeviceFault("changer", "tube_jam"),
+                   ev.TimerExpired("message", 1)).state
+    assert faulted.screen[0] == "welcome_no_change"
+    # Credit left over: how long it waits; the coin return says where it goes.
+    left = finish(feed(open_(), coin(200), press("A1"))).state
+    back = handle(left, ev.TimerExpired("message", left.timer_token))
+    assert back.commands == [credit_shown("$0.75")]
+    kept = handle(back.state, ev.CancelPressed())
+    assert [c for c in kept.commands if isinstance(c, Show)] == [
+        Show("credit_kept", {"credit": "$0.75"})]
+
+
 def test_unclaimed_credit_goes_to_the_collective_when_its_timer_runs_out() -> None:
     state = feed(open_(), coin(200), press("A1"), ev.VendFinished(1, "A1",
                                                                   Outcome.DELIVERED)).state
@@ -415,7 +440,7 @@ def test_unclaimed_credit_goes_to_the_collective_when_its_timer_runs_out() -> No
                              StartTimer("message", 4.0, step.state.timer_token)]
     assert step.state.credit == 0 and step.state.mode is Mode.IDLE
     assert handle(step.state, ev.TimerExpired("message", step.state.timer_token)).commands == [
-        Show("welcome")]
+        WELCOME]
 
 
 @pytest.mark.parametrize("when", ["no credit", "vending", "paying out"])
@@ -561,7 +586,7 @@ def test_cancel_during_a_card_session_ends_it() -> None:
 def test_card_session_ended() -> None:
     step = feed(card_open(), press("A1"), ev.CardSessionEnded(CARD))
     assert step.state.card_device is None and step.state.card_slot is None
-    assert step.state.mode is Mode.IDLE and step.commands == [Show("welcome")]
+    assert step.state.mode is Mode.IDLE and step.commands == [WELCOME]
 
 
 def test_with_credit_a_card_session_does_not_take_over_the_selection() -> None:
@@ -585,7 +610,7 @@ def test_blocking_fault_of_the_only_acceptor_puts_the_machine_out_of_service_onc
     assert again.commands == [] and again.state == step.state  # journaled once while down
     back = handle(step.state, ev.DeviceRecovered(COINS))
     assert back.commands == [Fact("device_recovered", {"device": COINS}), SetAccepting(True),
-                             Show("welcome")]
+                             WELCOME]
     assert back.state.faults == frozenset() and back.state.mode is Mode.IDLE
 
 
@@ -642,7 +667,7 @@ def test_service_key_on_inhibits_and_ignores_selections_then_off_reopens() -> No
     assert handle(on.state, ev.ServiceKey(True)).commands == []  # no change, not journaled
     off = handle(on.state, ev.ServiceKey(False))
     assert off.commands == [Fact("service_key", {"on": False}), SetAccepting(True),
-                            Show("welcome")]
+                            WELCOME]
     assert off.state.mode is Mode.IDLE
 
 

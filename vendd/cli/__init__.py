@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from vendd.config import Config, load_config, pin_table
+from vendd.cli.request import add_commands as add_request_commands
+from vendd.config import Config, checked_config, load_config, on_raspberry_pi, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.verify import verify
@@ -20,6 +21,7 @@ from vendd.money import Money
 
 DEFAULT_CONFIG = "/etc/vendd/vendd.toml"
 EXIT_USAGE = 2
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: `run` with a config that cannot work; not restarted
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG if args.command == "run" else EXIT_USAGE
     except VenddError as exc:
         print(f"vendd: {exc}", file=sys.stderr)
         return 1
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     test = command("selftest", _selftest, "check every configured device; exit 1 if one fails")
     test.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
     command("wiring", _wiring, "print the GPIO pin table for the person with the screwdriver")
+    command("pin-hash", _pin_hash, "read a service-menu PIN (twice, not echoed) and print the "
+            "scrypt hash to put in the config's `pin` instead of the digits")
     watch = command("watch", _watch, "follow the machine's MQTT feed in the terminal")
     watch.add_argument("--seconds", type=float, help="stop after this long (default: never)")
     check = command("check-config", _check_config, "check a config file and summarise it")
@@ -80,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    add_request_commands(sub)  # request, keygen: no config file (run on a coordinator's computer)
     return p
 
 
@@ -95,7 +100,16 @@ def _ledger_path(args: argparse.Namespace, config: Config) -> Path:
 
 
 def _check_config(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.file or args.config)
+    # The same checks as `run` (files, folders, device nodes on a Pi): one shared function.
+    config = checked_config(args.file or args.config, at_run=False)
+    # PINs typed on the same buttons (fewer than ten of them), or hashed ones: beyond the
+    # config model's own check, since they depend on the number of buttons.
+    from vendd.menu import pins
+
+    problems = pins.problems([(mk.id, mk.pin) for mk in config.makers if mk.pin],
+                             len(config.slots))
+    if problems:
+        raise ConfigError([f"{args.file or args.config}: {p}" for p in problems])
     money = Money(config.machine.currency, config.machine.decimals)
     m = config.machine
     out.write(f"{args.file or args.config}: OK\n")
@@ -123,9 +137,25 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
               f"display {config.display.kind}; {len(pin_table(config))} GPIO pins\n")
     mq = config.mqtt
     out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
-              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}{_password_note(config)}\n")
+    on = [a for a in type(mq.requests).model_fields if mq.requests.enabled(a)]
+    signers = ", ".join(c.id for c in mq.requests.coordinators) or "nobody"
+    out.write(f"requests {', '.join(on) or 'none'}; changes signed by {signers}\n")
     out.write(f"ledger   {config.ledger.path}\n")
+    if not on_raspberry_pi():
+        out.write("note     not a Raspberry Pi: serial ports, I2C and GPIO are checked on the "
+                  "Pi itself\n")
     return 0
+
+
+def _password_note(config: Config) -> str:
+    mq = config.mqtt
+    if mq.password_credential is not None:
+        return (f", password from systemd credential {mq.password_credential}"
+                " (checked when the service starts)")
+    if mq.password_file is not None:
+        return f", password from {mq.password_file}"
+    return ""
 
 
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -230,9 +260,43 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.daemon.systemd import run_service
+    from vendd.daemon.systemd import EXIT_CONFIG, run_service
+    from vendd.menu import pins
 
-    return run_service(load_config(args.config), args.log_level)
+    config = checked_config(args.config, at_run=True)
+    makers = [(m.id, m.pin) for m in config.makers if m.pin]
+    problems = pins.problems(makers, len(config.slots))
+    for problem in problems:
+        print(f"{args.config}: {problem}", file=sys.stderr)
+    public = pins.example_pins(makers)
+    if public:
+        print(f"{args.config}: makers {', '.join(public)} still have the example's PINs, which "
+              f"anyone can read: give each a PIN of her own (or a hash from `vendd pin-hash`)",
+              file=sys.stderr)
+    if problems or public:
+        return EXIT_CONFIG
+    return run_service(config, args.log_level)
+
+
+def _pin_hash(args: argparse.Namespace, out: TextIO) -> int:
+    import getpass
+
+    from vendd.menu import pins
+
+    config = load_config(args.config)
+    read = getpass.getpass if sys.stdin.isatty() else _line
+    first = read("PIN (4 to 8 digits): ")
+    if read("again: ") != first:
+        raise VenddError("the two PINs differ; nothing printed")
+    try:
+        out.write(pins.make_hash(first, len(config.slots)) + "\n")
+    except ValueError as exc:
+        raise VenddError(str(exc)) from None
+    return 0
+
+
+def _line(prompt: str) -> str:
+    return sys.stdin.readline().strip()
 
 
 def _selftest(args: argparse.Namespace, out: TextIO) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from vendd.config import Config, pin_table
+from vendd.menu.pins import key_digits
 
 # BCM GPIO number -> physical pin on the 40-pin header (every Pi with 40 pins, Pi 5 included).
 HEADER: dict[int, int] = {
@@ -81,6 +82,10 @@ def wiring(config: Config, out: TextIO) -> int:
                   "Inputs take 3.3 V at most: never 5 V or 12 V on a GPIO pin.\n")
     else:
         out.write("No GPIO pins are used by this config.\n")
+    out.write("\nLabel for the selection buttons (the service-menu PIN is typed on them, one "
+              "press per digit, then the coin-return button):\n")
+    out.write("  " + "   ".join(f"{key} = {digits}" for key, digits in
+                               key_digits([s.id for s in config.slots])) + "\n")
     other = _other_connections(config)
     if other:
         out.write("\nOther connections:\n")
@@ -95,9 +100,17 @@ def _other_connections(config: Config) -> list[str]:
     if ca is not None and ca.kind == "cctalk":
         lines.append(f"coin acceptor (ccTalk, {ca.baud} baud, address {ca.address}): "
                      f"serial port {ca.port}")
+    mdb = config.mdb
+    if mdb is not None and mdb.link == "uart":
+        lines.append(f"MDB interface board (never the bus itself): {mdb.port}, TXD header pin 8, "
+                     "RXD pin 10, GND pin 6")
+    elif mdb is not None and mdb.link == "bridge":
+        lines.append(f"MDB adapter (USB): serial port {mdb.port}")
     d = config.display
     if d.kind == "lcd":
+        # A backpack powered from 5 V pulls SDA/SCL up to 5 V, more than the Pi's pins take.
         lines.append(f"display ({d.cols}x{d.rows} LCD): I2C bus {d.i2c_port} address "
-                     f"{d.i2c_address:#04x}, SDA header pin 3, SCL header pin 5, "
-                     "5 V pin 2, GND pin 6")
+                     f"{d.i2c_address:#04x}, SDA header pin 3, SCL header pin 5, GND pin 6; "
+                     "power from 3.3 V (pin 1), or from 5 V (pin 2) only through an I2C level "
+                     "shifter (a 5 V backpack's pull-ups would put 5 V on SDA/SCL)")
     return lines

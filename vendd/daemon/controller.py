@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vendd import __version__
 from vendd import machine as m
-from vendd import service_menu as sm
+from vendd import menu as sm
 from vendd.commands import (
     CancelTimer,
     CardSessionComplete,
@@ -31,13 +31,13 @@ from vendd.commands import (
     StartVend,
 )
 from vendd.config import Config
+from vendd.daemon.menu_view import Probe, link_label, network_up, pin_record, sales_by_maker
 from vendd.daemon.recovery import config_facts, resolve_open_vend
 from vendd.errors import DeviceError, LedgerError
 from vendd.events import (
     DeviceFault,
     Event,
     PayoutFinished,
-    ServiceKey,
     Started,
     TimerExpired,
     VendFinished,
@@ -47,7 +47,6 @@ from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
 from vendd.ledger.checkpoint import SalesDigest, checkpoint_fact
 from vendd.messages import render
-from vendd.service_view import Probe, link_label, network_up, sales_by_maker
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +130,8 @@ class Controller:
         try:
             self.state = self._recover()
             self._step(Started())
+            # A lock-out on the menu outlives a restart: the journal has the wrong PINs.
+            self._menu(pin_record(self.ledger.db, self.menu.settings.lock_s))
             self.ready.set()
             while not self._should_exit():
                 item = self._next()
@@ -223,21 +224,28 @@ class Controller:
         for command in commands:
             if isinstance(command, Show):
                 self._show(command)
-            elif not isinstance(command, sm.Submit | sm.ExitService):
+            elif isinstance(command, sm.Record):  # sign-ins, wrong PINs: the menu's own facts
+                self._journal([Fact(command.kind, command.fields)])
+            elif not isinstance(command, sm.Submit):
                 self._run_command(command)
         for command in commands:
             if isinstance(command, sm.Submit):  # journaled with who asked, like any change
                 replies = [c for c in self._step(command.event) if isinstance(c, m.Reply)]
                 self._menu(sm.Answer(replies[0] if replies else m.Reply(True)))
-            elif isinstance(command, sm.ExitService):
-                self._step(ServiceKey(False))
+
+    def _journal(self, facts: list[Fact]) -> None:
+        assert self.state is not None
+        rows = self.ledger.append(facts)
+        for listener in self.listeners:
+            listener(self.state, rows)
 
     def _menu_view(self, fresh: bool) -> sm.View:
         s = self.state
         assert s is not None
         if fresh or self._menu_sales is None:
-            names = {mk.id: mk.name.split()[0] for mk in self.config.makers}
-            self._menu_sales = sales_by_maker(self.ledger.db.conn, self.ledger.tz, names)
+            names = {mk.id: mk.name for mk in self.config.makers}
+            self._menu_sales = sales_by_maker(self.ledger.db, self.ledger.tz,
+                                              self.config.shares, names)
         probe = {name: fn() for name, fn in self.status_probes.items()}
         broker = "off" if not self.config.mqtt.enabled else (
             "down" if "mqtt" in s.faults else link_label(probe.get("broker")))

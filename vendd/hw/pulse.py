@@ -196,11 +196,20 @@ class PulseCoinAcceptor:
             due = decoder.deadline()
             timeout = 0.5 if due is None else max(0.0, due - self._clock.now())
             try:
-                item = self._edges.get(timeout=timeout)
+                item: tuple[float, bool] | None = self._edges.get(timeout=timeout)
             except queue.Empty:
                 item = None
-            trains = decoder.edge(*item) if item is not None else []
+            # The time first, then every edge already queued: when this thread runs late, an
+            # edge stamped before `now` is decoded before `now` is judged, so a late thread
+            # never turns a pulse into a long one or a pause into the end of a coin.
             now = self._clock.now()
+            trains: list[PulseTrain] = []
+            while item is not None:
+                trains += decoder.edge(*item)
+                try:
+                    item = self._edges.get_nowait()
+                except queue.Empty:
+                    item = None
             trains += decoder.poll(now)
             for train in trains:
                 self._coin(train)

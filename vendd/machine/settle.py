@@ -3,8 +3,10 @@ screen. Derived, never stored by a handler directly."""
 
 from __future__ import annotations
 
+import math
+
 from vendd.commands import Command, Fact, SetAccepting, Show
-from vendd.machine.state import DISPENSER, Mode, State
+from vendd.machine.state import CHANGER, DISPENSER, Mode, State
 from vendd.machine.step import Out
 
 
@@ -75,9 +77,26 @@ def base_screen(out: Out) -> Show:
             return Show("max_credit", {"credit": out.money(s.credit)})
         case Mode.CREDIT if s.card_device and not s.credit:
             return Show("card_ready")
+        case Mode.CREDIT if s.credit and not can_pay_out(s):
+            # Credit left cannot come back: how long it waits before it goes to the collective.
+            return Show("credit_no_change", {"credit": out.money(s.credit),
+                                             "wait": wait_label(s.settings.unclaimed_credit_s)})
         case Mode.CREDIT:
             return Show("credit", {"credit": out.money(s.credit)})
         case _ if s.exact_change:
             return Show("exact_change")
+        case _ if not can_pay_out(s) and s.settings.payment_devices - {"card_reader"}:
+            return Show("welcome_no_change")  # said before any money goes in
         case _:
             return Show("welcome")
+
+
+def can_pay_out(state: State) -> bool:
+    """Whether credit can be paid back: a changer is fitted and working."""
+    return state.settings.has_changer and CHANGER not in state.faults
+
+
+def wait_label(seconds: float) -> str:
+    """How long unused credit waits, as the display says it: "5 min", "2 h"."""
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} min" if minutes < 100 else f"{math.ceil(minutes / 60)} h"

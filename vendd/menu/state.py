@@ -1,24 +1,26 @@
-"""The seamstresses' service menu on the selection buttons and the display: pure, no I/O.
+"""The seamstresses' service menu: what it is given, what it says back, and its state.
 
-`handle(state, event) -> (state, commands)`, like the vend machine. The controller routes the
-buttons (and the menu's own `menu_*` timers) here while the service key is on, gives the menu
-what it needs to read as a `View` (slots, cash box, faults, sales per maker, links) in `Enter`
-and `Refresh` events, runs each `Submit`ted admin event through the vend machine (which journals
-it with the maker's id) and hands the machine's `Reply` back as an `Answer`.
+The menu is pure like the vend machine: `vendd.menu.handle(state, event) -> (state, commands)`.
+The controller routes the buttons (and the menu's own `menu_*` timers) to it while the service
+key is on, gives it what it needs to read as a `View` (slots, cash box, faults, sales per maker,
+links) in `Enter` and `Refresh` events, runs each `Submit`ted admin event through the vend
+machine (which journals it with the maker's id) and hands the machine's `Reply` back as an
+`Answer`.
 
 Keys. The selection buttons in config order are the keys; the coin-return button is "back".
 Three of them take a second role in the menu, shown on the display's second line:
 `keys[0]` lowers / goes back a page (-, <), `keys[1]` raises / goes forward (+, >), the last key
 confirms (OK). With five keys or more, `keys[2]` and `keys[3]` lower and raise amounts by a
 whole unit (100 cents). Where a slot is asked for, a slot is picked with its own button.
-A PIN is typed digit by digit: with ten keys or more the keys are the digits 1..9, 0 in order;
-with fewer, each digit is chosen with - and + and confirmed with OK.
+A PIN is typed one press per digit, then the coin-return button as OK (see `pins`).
 
-Restocking a full machine: OK on "Reponer", then for each slot its button and OK (the count
-offered is the slot's capacity): three presses for the first slot, two for each next one.
+The machine sells only with the key off: leaving the menu with the key still on (Salir, back
+at the top, no press for `timeout_s`) signs her out and says to close the door and turn the
+key; the vend machine stays in service mode, inhibited, until the key really turns.
 
-Here: the menu's types, its state and `handle`; the key handling per screen and the answers in
-`service_keys`, the screens and what the display shows in `service_screens`."""
+This module holds the types, the screen names and `Turn` (one `handle` call at work); the key
+handling is in `keys`, what the display shows in `screens`, and `handle` in `core`. None of
+them imports `core`, so the package has no import cycle."""
 
 from __future__ import annotations
 
@@ -28,39 +30,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vendd import events as ev
-from vendd.commands import CancelTimer, Command, Show, StartTimer
+from vendd.commands import CancelTimer, Command, StartTimer
 from vendd.machine import Reply, Slot
 from vendd.money import format_money
-from vendd.service_keys import BIG_STEP, KEYS, answered, test_done
-from vendd.service_screens import (
-    COLLECT,
-    ITEMS,
-    LOCKED,
-    MAIN,
-    OFF,
-    PICK,
-    PIN,
-    PRICE,
-    SALES,
-    STATUS,
-    STOCK,
-    TESTING,
-    screen_of,
-    status_pages,
-)
 
-__all__ = [
-    "BIG_STEP", "COLLECT", "IDLE", "ITEMS", "LOCK", "LOCKED", "MAIN", "NOTE", "NO_PIN_ACTOR",
-    "OFF", "PICK", "PIN", "PRICE", "SALES", "STATUS", "STOCK", "TESTING", "Answer", "Enter",
-    "ExitService", "Leave", "MakerSales", "MenuSettings", "MenuState", "Refresh", "Screen",
-    "Submit", "TestDone", "Turn", "View", "handle", "initial", "is_menu_timer", "screen_of",
-    "status_pages", "wants",
-]
+ITEMS = ("restock", "price", "sales", "collect", "test", "status", "exit")
 
-log = logging.getLogger(__name__)
+# screens
+OFF, PIN, LOCKED, MAIN, PICK, CLOSE = "off", "pin", "locked", "main", "pick", "close"
+STOCK, PRICE, SALES, COLLECT, CONFIRM, STATUS, TESTING, FIXED = (
+    "stock", "price", "sales", "collect", "confirm", "status", "testing", "fixed")
+
+log = logging.getLogger("vendd.menu")  # the menu's one logger
 
 IDLE, NOTE, LOCK = "menu_idle", "menu_note", "menu_lock"  # timer names (controller timers)
 NO_PIN_ACTOR = "service"  # who the journal names when no PINs are configured
+NAME_LEN = 10  # a name shown on the display is cut here, so every screen fits 16 columns
+MAX_LOCK_S = 24 * 3600.0  # the growing lock-out stops growing here
 
 
 # --- what the menu is given -------------------------------------------------------------------
@@ -69,7 +55,7 @@ NO_PIN_ACTOR = "service"  # who the journal names when no PINs are configured
 @dataclass(frozen=True)
 class MenuSettings:
     keys: tuple[str, ...]  # the selection buttons, in config order (slot ids)
-    pins: tuple[tuple[str, str], ...] = ()  # (maker id, PIN); empty: no PIN asked
+    pins: tuple[tuple[str, str], ...] = ()  # (maker id, PIN or its hash); empty: no PIN asked
     names: tuple[tuple[str, str], ...] = ()  # (maker id, name to show)
     timeout_s: float = 60.0
     pin_tries: int = 3
@@ -87,7 +73,7 @@ class MenuSettings:
         return cls(
             keys=tuple(s.id for s in config.slots),
             pins=tuple((m.id, m.pin) for m in config.makers if m.pin),
-            names=tuple((m.id, m.name.split()[0]) for m in config.makers),
+            names=tuple((m.id, m.name.split()[0][:NAME_LEN]) for m in config.makers),
             timeout_s=config.service.timeout_s,
             pin_tries=config.service.pin_tries,
             lock_s=config.service.lock_s,
@@ -104,6 +90,13 @@ class MenuSettings:
 
     def key(self, index: int) -> str:
         return self.keys[index % len(self.keys)] if self.keys else ""
+
+    def name(self, maker: str) -> str:
+        return dict(self.names).get(maker, maker)[:NAME_LEN]
+
+    def lock_for(self, lockouts: int) -> float:
+        """How long the `lockouts`-th lock-out in a row lasts: twice the one before."""
+        return min(self.lock_s * 2 ** max(lockouts - 1, 0), max(MAX_LOCK_S, self.lock_s))
 
     @property
     def minus(self) -> str:
@@ -125,18 +118,17 @@ class MenuSettings:
     def big_plus(self) -> str | None:
         return self.keys[3] if len(self.keys) >= 5 else None
 
-    @property
-    def digit_keys(self) -> bool:
-        return len(self.keys) >= 10
-
 
 @dataclass(frozen=True)
 class MakerSales:
-    maker: str  # the name to show
-    today: int  # cents sold today (local day)
-    since: int  # cents sold since the last cash collection
+    """One maker's sales as the Ventas screen shows them (cents; local days)."""
+
+    maker: str  # maker id
+    today: int
+    month: int
+    share: int  # her part of this month's sales, split as the statements split it
     today_count: int = 0
-    since_count: int = 0
+    month_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,7 +141,7 @@ class View:
     vending: str | None = None  # the slot of a vend or test turn under way
     sales: tuple[MakerSales, ...] = ()
     network: str = "unknown"  # up | down | unknown
-    broker: str = "unknown"
+    broker: str = "unknown"  # up | down | off | unknown
 
 
 # --- events the controller gives the menu (besides buttons and TimerExpired) ------------------
@@ -164,12 +156,23 @@ class Enter(ev.Event):
 
 @dataclass(frozen=True)
 class Leave(ev.Event):
-    """The machine left service mode (the key turned back, or the menu asked)."""
+    """The machine left service mode: the key turned back."""
 
 
 @dataclass(frozen=True)
 class Refresh(ev.Event):
     view: View
+
+
+@dataclass(frozen=True)
+class PinRecord(ev.Event):
+    """At start-up, what the journal says of wrong PINs since the last sign-in: the tries
+    counted towards the next lock-out, the lock-outs in a row, and how long the last one
+    still has to run (0: not locked)."""
+
+    tries: int
+    lockouts: int
+    locked_s: float
 
 
 @dataclass(frozen=True)
@@ -198,8 +201,12 @@ class Submit(Command):
 
 
 @dataclass(frozen=True)
-class ExitService(Command):
-    """Back to sale although the key is still on (Salir, or no press for `timeout_s`)."""
+class Record(Command):
+    """A fact of the menu's own to journal: `signed_in`, `signed_out`, `pin_failed`,
+    `pin_locked`. Never a PIN or any part of one."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 # --- the menu's state ---------------------------------------------------------------------------
@@ -218,10 +225,11 @@ class MenuState:
     slot: str = ""
     value: int = 0  # the number being set (count, price, counted cash)
     expected: int = 0  # cash box when the count was entered
-    entered: str = ""  # PIN digits typed so far
-    digit: int = 0  # the PIN digit being chosen with - and +
-    tries: int = 0
+    entered: str = ""  # the PIN typed so far, keyed (see pins.py)
+    tries: int = 0  # wrong PINs towards the next lock-out
+    lockouts: int = 0  # lock-outs in a row since the last sign-in
     locked: bool = False
+    locked_for: float = 0.0  # seconds the current lock-out lasts
     pending: str = ""  # what the awaited Answer is for
     testing: str = ""  # slot of a test turn under way
     note: Screen | None = None  # a short message over the screen until a key or its timer
@@ -233,6 +241,10 @@ class MenuState:
     @property
     def active(self) -> bool:
         return self.screen != OFF
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.actor) and self.actor != NO_PIN_ACTOR
 
 
 class Turn:
@@ -276,107 +288,30 @@ class Turn:
         self.update(pending=what)
         self.commands.append(Submit(event))
 
-    def lock_out(self) -> None:
-        """Too many wrong PINs: locked for `lock_s`."""
-        self.update(locked=True, screen=LOCKED)
-        self.timer(LOCK, self.cfg.lock_s)
+    def record(self, kind: str, **fields: Any) -> None:
+        self.commands.append(Record(kind, fields))
 
-    def exit(self) -> None:
-        self.update(screen=OFF, note=None, pending="", actor="", entered="", digit=0)
+    def lock_out(self, seconds: float | None = None) -> None:
+        """Locked: for `seconds` (what a restart found left), else for the next lock-out's
+        time, journaled. The tries start again when it ends; the lock-outs only at a sign-in."""
+        if seconds is None:
+            lockouts = self.s.lockouts + 1
+            seconds = self.cfg.lock_for(lockouts)
+            self.update(lockouts=lockouts)
+            self.record("pin_locked", seconds=round(seconds), lockouts=lockouts)
+        self.update(locked=True, locked_for=seconds, entered="", tries=0,
+                    screen=LOCKED if self.s.active else self.s.screen)
+        self.timer(LOCK, seconds)
+
+    def sign_out(self, reason: str) -> None:
+        if self.s.signed_in:
+            self.record("signed_out", by=self.s.actor, reason=reason)
+        self.update(actor="")
+
+    def exit(self, reason: str) -> None:
+        """Done (Salir, back at the top, no press for a while) with the key still on: she is
+        signed out and the display says what to do; the machine sells once the key is off."""
+        self.sign_out(reason)
+        self.update(screen=CLOSE, note=None, pending="", entered="", item=0)
         self.cancel_timer(IDLE)
         self.cancel_timer(NOTE)
-        self.commands.append(ExitService())
-
-
-def initial(settings: MenuSettings) -> MenuState:
-    return MenuState(settings)
-
-
-def wants(event: ev.Event) -> bool:
-    """Events the controller gives the menu rather than the machine while the key is on."""
-    return isinstance(event, ev.SelectionPressed | ev.CancelPressed)
-
-
-def is_menu_timer(event: ev.Event) -> bool:
-    return isinstance(event, ev.TimerExpired) and event.name.startswith("menu_")
-
-
-def handle(state: MenuState, event: ev.Event) -> tuple[MenuState, list[Command]]:
-    m = Turn(state)
-    match event:
-        case Enter(view=view):
-            m.update(view=view)
-            _enter(m)
-        case Leave():
-            m.update(screen=OFF, note=None, pending="", actor="", entered="", digit=0,
-                     testing="")
-            m.cancel_timer(IDLE)
-            m.cancel_timer(NOTE)
-        case Refresh(view=view):
-            m.update(view=view)
-        case TestDone(slot=slot, outcome=outcome):
-            test_done(m, slot, outcome)
-        case Answer(reply=reply):
-            answered(m, reply)
-        case ev.TimerExpired(name=name, token=token):
-            _timer(m, name, token)
-        case ev.SelectionPressed(slot=key) if m.s.active:
-            _pressed(m, key)
-        case ev.CancelPressed() if m.s.active:
-            _pressed(m, None)
-    if m.s.active:
-        _render(m)
-    else:
-        m.update(shown=None)
-    return m.state, m.commands
-
-
-def _pressed(m: Turn, key: str | None) -> None:
-    m.update(note=None)
-    m.timer(IDLE, m.cfg.timeout_s)
-    if m.s.pending:
-        return  # waiting for the machine's answer (in the same loop turn: never seen)
-    KEYS[m.s.screen](m, key)
-
-
-# --- entering, leaving, timers ----------------------------------------------------------------
-
-
-def _enter(m: Turn) -> None:
-    m.update(note=None, pending="", testing="", entered="", digit=0, item=0, page=0)
-    if m.s.locked:
-        m.update(screen=LOCKED)
-    elif m.cfg.pins:
-        m.update(screen=PIN, actor="")
-    else:
-        m.update(screen=MAIN, actor=NO_PIN_ACTOR)
-    m.timer(IDLE, m.cfg.timeout_s)
-
-
-def _timer(m: Turn, name: str, token: int) -> None:
-    if dict(m.s.timers).get(name) != token:
-        return  # restarted or cancelled since
-    m.update(timers=tuple((n, t) for n, t in m.s.timers if n != name))
-    if name == IDLE and m.s.active:
-        log.info("service menu: no press for %ss, back to sale", m.cfg.timeout_s)
-        m.exit()
-    elif name == NOTE:
-        m.update(note=None)
-    elif name == LOCK:
-        m.update(locked=False, tries=0)
-        if m.s.screen == LOCKED:
-            m.update(screen=PIN)
-
-
-# --- the display ------------------------------------------------------------------------------
-
-
-def _render(m: Turn) -> None:
-    screen = screen_of(m.s)
-    if screen is None:
-        return
-    key, params = screen
-    shown = (key, tuple(sorted(params.items())))
-    if shown != m.s.shown:
-        m.update(shown=shown)
-        m.commands.append(Show(key, params))
