@@ -182,6 +182,7 @@ def test_the_fall_is_posted_while_the_motor_still_turns(
         rig.post(event)
 
     rig.dispenser._post = post
+    rig.cabinet.dwell_s = 1.0  # a slow power-off (a busy machine) never starts another turn
     rig.cabinet.faults.hang.add("A1")  # it falls on the second turn
     done = rig.vend("A1", 7)
     assert [e for e, _ in seen] == [ProductDropped(7, "A1", 2), done]

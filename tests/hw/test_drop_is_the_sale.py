@@ -43,7 +43,10 @@ class Machine:
         self.factory = MockFactory()
         dispenser = BASE | ({} if drop_sensor else {"drop_sensor_pin": None})
         self.config: Config = sim_config(tmp_path, dispenser=dispenser)
-        self.sim = SimCabinet(self.config.dispenser, self.factory, turn_time_s=TURN_S)
+        # A long detent at home: however late a busy machine powers the motor off, the cam
+        # never carries on into a second turn (and a second product).
+        self.sim = SimCabinet(self.config.dispenser, self.factory, turn_time_s=TURN_S,
+                              dwell_s=2.0)
         self.sim.start()
         self.daemon = self._boot()
         restock_all(self.daemon)
