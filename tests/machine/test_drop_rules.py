@@ -118,6 +118,9 @@ def test_restart_resolves_an_open_vend_by_its_drop() -> None:
     assert back[0] == Fact("vend_failed", {"vend": 7, "slot": "A1", "outcome": "interrupted",
                                            "price": 125, "payment": "cash"})
     assert "count_needed" not in [f.kind for f in back]
+    test = resolve_open_vend(OpenVend(7, "A1", 0, "test", dropped=True), has_drop_sensor=True)
+    assert test[0] == Fact("test_vend", {"vend": 7, "slot": "A1", "outcome": "interrupted",
+                                         "turns": 0})
     blind = resolve_open_vend(OpenVend(7, "A1", 125, "cash"), has_drop_sensor=False)
     assert [f.kind for f in blind] == ["vend_failed", "device_fault", "count_needed"]
     assert blind[-1].fields == {"slot": "A1", "vend": 7}

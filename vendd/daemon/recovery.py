@@ -18,6 +18,15 @@ def resolve_open_vend(v: OpenVend, has_drop_sensor: bool) -> list[Fact]:
     stopped short. No drop journaled: the buyer's credit back. Without a drop sensor nothing
     tells whether it fell, so the buyer is favoured and the slot waits for a count."""
     where = f"vend {v.vend} on {v.slot}"
+    if v.dropped and v.payment == "test":
+        # A service test turn whose product fell (`test_drop` counted it): the turn ends.
+        log.warning("test %s was interrupted after its product fell", where)
+        return [
+            Fact("test_vend", {"vend": v.vend, "slot": v.slot, "outcome": "interrupted",
+                               "turns": 0}),
+            Fact("device_fault", {"device": "dispenser", "code": "vend_interrupted",
+                                  "detail": f"test {where}, after the drop", "blocking": False}),
+        ]
     if v.dropped:
         log.warning("%s was interrupted after its product fell: a sale", where)
         return [
