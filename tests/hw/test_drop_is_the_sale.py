@@ -207,10 +207,13 @@ def test_no_drop_sensor_gives_the_credit_back_and_asks_for_a_count(
 ) -> None:
     m = machines(drop_sensor=False)
     m.pay(100, 50)
-    # The product falls, but nothing tells the daemon before it dies mid-turn.
-    m.die_when(lambda s: s.vend is not None and m.sim.total_drops("A3") == 1)
+    # The product falls, but nothing tells the daemon before it dies mid-turn (the cam is
+    # held after the fall, short of home, until the daemon is gone).
+    m.sim.set_hold("A3", 0.8)
+    m.die_when(lambda s: s.vend is not None and "A3" in m.sim.holding)
     m.press("A3")
     m.wait_dead_and_restart()
+    assert m.sim.drops == ["A3"]
     assert m.rows("sale") == []
     (failed,) = m.rows("vend_failed")
     assert failed.fields["outcome"] == "interrupted"
