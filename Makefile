@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: demo test lint bench chaos soak clean
+.PHONY: demo test lint bench chaos soak clean hub-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: lint
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   chromium chromium-driver)
 	$(PY) -m pytest
 
 # Style, types and the architecture: DESIGN.md's layers and no import cycles (pyproject.toml,
@@ -42,6 +47,13 @@ chaos: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) tests/chaos/chaos_harness.py soak --hours $(HOURS) $(if $(SEED),--seed $(SEED))
+
+# The hub on this computer: Mosquitto, three simulated machines selling, and `vendd hub run`
+# (SQLite in var/hub-demo); prints the hub's address. Ctrl-C stops everything.
+hub-demo: $(STAMP)
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
+	$(PY) -m simulator.hub_demo
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

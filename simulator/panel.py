@@ -65,7 +65,7 @@ class Panel:
         """Follow the journal: load spirals on a restock with the door open."""
         controller = self.sim.daemon.controller
         assert controller is not None, "attach after the simulation started"
-        controller.listeners.append(self._on_step)
+        controller.subscribe(self._on_step)
 
     def _on_step(self, state: State, rows: list[Any]) -> None:
         for row in rows:

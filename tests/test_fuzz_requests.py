@@ -52,6 +52,7 @@ VALID: dict[str, dict[str, Any]] = {
     "back_in_service": {},
     "report": {"from": "2026-01-01", "to": "2026-01-31"},
     "ping": {},
+    "replay": {"from": 1, "to": 5},
 }
 
 json_values = st.recursive(

@@ -33,3 +33,7 @@ class ProtocolError(DeviceError):
 
 class TelemetryError(VenddError):
     """The MQTT feed cannot be set up (bad TLS files, unreadable password, ...)."""
+
+
+class StoreError(VenddError):
+    """The hub's database cannot be opened, migrated, read or written."""

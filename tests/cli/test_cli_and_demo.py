@@ -43,8 +43,9 @@ def test_demo_prints_the_sales_and_the_report_by_maker(demo_dir: Path) -> None:
     out = (demo_dir / "demo.out").read_text(encoding="utf-8")
     assert "Buyer 1 pays $3.50" in out
     assert "Falla en A3 | Crédito devuelto" in out
-    assert "TOTAL                    2  $4.50" in out
-    assert "Rosa Quishpe      1  $3.50" in out
+    assert "TOTAL                       2  $4.50" in out
+    assert "Rosa Quishpe        1  $3.50" in out
+    assert "María Chicaiza      0  $0.00" in out  # every maker, sales or not
     assert out.strip().endswith(f"ledger: {demo_dir / 'var' / 'vendd.db'}")
 
 
@@ -77,7 +78,8 @@ def test_report_formats(demo_dir: Path, by: str) -> None:
     assert data["journal"]["first_seq"] == 1 and len(data["journal"]["head"]) == 64
     csv = _vendd(demo_dir, "report", "--config", "config/sim.toml", "--by", by,
                  "--format", "csv").stdout.splitlines()
-    assert csv[0].endswith("items,gross") and len(csv) == 1 + len(data["rows"])
+    assert csv[0].startswith("\ufeff") and csv[0].endswith("items,gross,currency")
+    assert len(csv) == 2 + len(data["rows"]) and csv[-1].startswith("TOTAL,")
 
 
 def test_report_of_a_range_with_no_sales(demo_dir: Path) -> None:

@@ -48,9 +48,11 @@ def test_period_table_and_csv(ledger: Path, capsys: pytest.CaptureFixture[str]) 
     assert "chain head " in out and "journal rows 1.." in out
     code, out, _ = run(capsys, "report", "--ledger", str(ledger), "--by", "slot", "--format",
                        "csv", "--from", "2026-01-06")
-    assert out.splitlines() == ["slot,maker_share,collective,museum,items,gross",
-                                "A1,245,70,35,1,350", "A2,88,25,12,1,125",
-                                "B1,893,255,127,1,1275"]
+    # For spreadsheets: a BOM, money in dollars with its currency, and the totals.
+    assert out.splitlines() == ["\ufeffslot,maker_share,collective,museum,items,gross,currency",
+                                "A1,2.45,0.70,0.35,1,3.50,USD", "A2,0.88,0.25,0.12,1,1.25,USD",
+                                "B1,8.93,2.55,1.27,1,12.75,USD",
+                                "TOTAL,12.26,3.50,1.74,3,17.50,USD"]
 
 
 def test_cash_and_stock(ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:

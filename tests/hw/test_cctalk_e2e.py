@@ -61,3 +61,40 @@ def test_buyer_pays_with_coins_and_buys(rig):
     assert [r.fields["slot"] for r in rows if r.kind == "sale"] == ["A3"]
     assert db.conn.execute("SELECT cash_box FROM machine").fetchone()[0] == 150
     assert peer.accepted == [5, 3, 3]
+
+
+def test_a_bug_in_the_reader_is_journaled_and_sets_the_master_inhibit(rig, monkeypatch):
+    """A KeyError every time the reader handles a coin: journaled as a blocking fault of the
+    acceptor, the acceptor inhibited and the machine out of sale until a clean poll."""
+    peer, daemon = rig
+    driver = daemon.devices.acceptors[0]
+    assert isinstance(driver, CctalkCoinAcceptor)
+    controller = daemon.controller
+    assert controller is not None
+    wait_for(lambda: peer.accepting, what="the acceptor to open")
+
+    def bug(*args: object) -> None:
+        raise KeyError(f"coin {args[0]}")
+
+    monkeypatch.setattr(driver, "_handle_result", bug)
+    assert peer.insert(3)
+
+    def faults():
+        db = open_readonly(daemon.ledger_path)
+        try:
+            return [r.fields for r in iter_rows(db) if r.kind == "device_fault"
+                    and r.fields["code"] == "driver_error"]
+        finally:
+            db.close()
+
+    fault = wait_for(faults, what="the bug in the journal")[0]
+    assert fault["device"] == "coin_acceptor" and fault["blocking"]
+    assert "KeyError" in fault["detail"]
+    wait_for(lambda: not peer.accepting, what="the master inhibit set")
+    wait_for(lambda: "coin_acceptor" in controller.state.faults
+             and not controller.state.accepting, what="the machine out of sale")
+    assert not peer.insert(5)
+    monkeypatch.undo()  # the coin it choked on is still in the buffer: credited once now
+    wait_for(lambda: controller.state.credit == 25, timeout=10, what="the coin, once")
+    wait_for(lambda: peer.accepting, what="the acceptor open again")
+    wait_for(lambda: "coin_acceptor" not in controller.state.faults, what="the fault lifted")

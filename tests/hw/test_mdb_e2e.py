@@ -234,3 +234,37 @@ def test_coin_return_lever_and_exact_change(rig: Rig) -> None:
         changer.tubes[0] = 0  # no more nickels: 5c of change cannot be made
     wait_for(lambda: rig.state.exact_change, timeout=5, what="exact change only")
     assert rig.daemon.devices.display.lines[0] in ("Importe exacto", "Exact change")
+
+
+def test_a_bug_in_one_mdb_driver_stops_every_mdb_intake_and_is_journaled(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyError in the changer's turn: the bus loop is down, so changer, bill validator and
+    reader are all journaled faulty and none of them takes money until a clean round."""
+    peer, devices = rig.peer, rig.daemon.devices
+    assert peer.changer is not None and peer.bills is not None and peer.reader is not None
+    mdb = ["changer", "bill_validator", "card_reader"]
+    wait_for(lambda: peer.bills.enabled and peer.reader.state == "enabled", what="all open")
+
+    def bug() -> None:
+        raise KeyError("coin type 9")
+
+    monkeypatch.setattr(devices.changer, "work", bug)
+    wait_for(lambda: {r["device"] for r in rig.rows("device_fault")
+                      if r["code"] == "driver_error"} == set(mdb), what="three faults")
+    fault = next(r for r in rig.rows("device_fault") if r["device"] == "changer")
+    assert fault["blocking"] and "KeyError" in fault["detail"]
+    wait_for(lambda: set(mdb) <= rig.state.faults, what="the machine to see the faults")
+    assert not rig.state.accepting  # nothing else takes money in this cabinet
+    wait_for(lambda: not peer.changer.enabled and not peer.bills.enabled
+             and peer.reader.state in ("disabled", "inactive"), what="every MDB intake off")
+    with peer.lock:
+        assert not peer.changer.insert(25) and not peer.bills.insert(100)
+        assert not peer.reader.tap(1000)
+    assert rig.state.credit == 0
+
+    monkeypatch.undo()  # the worker starts the bus again with back-off: the next round is clean
+    wait_for(lambda: {r["device"] for r in rig.rows("device_recovered")} == set(mdb),
+             timeout=15, what="the three back")
+    wait_for(lambda: peer.changer.enabled and peer.bills.enabled, timeout=10,
+             what="intake open again")
+    rig.coin(25)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from vendd.cli.request import add_commands as add_request_commands
 from vendd.config import Config, checked_config, load_config, on_raspberry_pi, pin_table
 from vendd.errors import ConfigError, VenddError
+from vendd.hub.cli import register as register_hub
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.verify import verify
 from vendd.money import Money
@@ -63,10 +64,17 @@ def _parser() -> argparse.ArgumentParser:
             "scrypt hash to put in the config's `pin` instead of the digits")
     watch = command("watch", _watch, "follow the machine's MQTT feed in the terminal")
     watch.add_argument("--seconds", type=float, help="stop after this long (default: never)")
+    watch.add_argument("--host", help="a broker to watch without the machine's config")
+    watch.add_argument("--port", type=int, default=1883, help="with --host (default 1883)")
+    watch.add_argument("--prefix", default="vendd", help="with --host (default vendd)")
+    watch.add_argument("--machine", action="append", default=[], metavar="ID",
+                       help="with --host: follow this machine (repeat; default: all)")
     check = command("check-config", _check_config, "check a config file and summarise it")
     check.add_argument("file", nargs="?", help="the file to check (default: --config)")
     ver = command("verify", _verify, "check the journal chain and the money/stock invariants")
     ver.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    ver.add_argument("--against", metavar="FILE|URL", help="also compare the journal with "
+                     "the hub's verified copy (`vendd hub export` file, or the hub's URL)")
     rep = command("report", _report, "statements (sales and their split) by maker, product, "
                   "slot or day; `report cash`: cash collections; `report stock`: stock")
     rep.add_argument("what", nargs="?", choices=["sales", "cash", "stock"], default="sales",
@@ -79,12 +87,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=["table", "csv", "json"], default="table")
     rep.add_argument("--chart", metavar="FILE.png", help="also draw the figures as a PNG chart")
     rep.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    pay = command("pay", _pay, "journal money paid to a maker for her share")
+    pay.add_argument("--maker", required=True, help="the maker's id")
+    pay.add_argument("--amount", required=True, type=int, metavar="CENTS",
+                     help="in cents: 1250 is 12.50")
+    pay.add_argument("--by", required=True, help="who paid her")
+    pay.add_argument("--note", default="", help="a note kept with the payment")
+    pay.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     dex = command("export-dex", _export_dex, "write the EVA-DTS (DEX) audit file")
     dex.add_argument("--out", required=True, metavar="FILE", help="where to write the file")
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
     add_request_commands(sub)  # request, keygen: no config file (run on a coordinator's computer)
+    register_hub(sub)
     return p
 
 
@@ -164,6 +180,16 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
     db = open_readonly(path)
     try:
         report = verify(db, config.machine.timezone)
+        if args.against:
+            from vendd.ledger.against import compare, hub_lines
+
+            against = compare(db, hub_lines(args.against, config.machine.id), args.against)
+            if against.difference:
+                report.add(f"not as the hub verified it ({args.against}): "
+                           f"{against.difference}")
+            else:
+                out.write(f"{path}: the {against.hub_rows} rows the hub verified match"
+                          f"{'; ' + against.ahead if against.ahead else ''}\n")
     finally:
         db.close()
     money = Money(config.machine.currency, config.machine.decimals)
@@ -259,6 +285,17 @@ def _export_dex(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _pay(args: argparse.Namespace, out: TextIO) -> int:
+    from vendd.ledger.payments import record_payment
+
+    config = load_config(args.config)
+    money = Money(config.machine.currency, config.machine.decimals)
+    row = record_payment(_ledger_path(args, config), ZoneInfo(config.machine.timezone),
+                         args.maker, args.amount, args.by, args.note)
+    out.write(f"paid {args.maker} {money(args.amount)} (journal row {row.seq})\n")
+    return 0
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
     from vendd.daemon.systemd import EXIT_CONFIG, run_service
     from vendd.menu import pins
@@ -312,8 +349,11 @@ def _wiring(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _watch(args: argparse.Namespace, out: TextIO) -> int:
-    from vendd.cli.watch import watch_main
+    from vendd.cli.watch import watch_broker, watch_main
 
+    if args.host:
+        return watch_broker(args.host, args.port, args.prefix, args.machine, out=out,
+                            stop_after=args.seconds)
     return watch_main(load_config(args.config), out=out, stop_after=args.seconds)
 
 

@@ -1,9 +1,12 @@
-"""`vendd watch`: a coordinator's view of one machine's MQTT feed in the terminal: online
-status, live sales with product and maker, faults, stock and price changes, cash collection.
-Works against any broker the config can reach (TLS, username/password as configured).
+"""`vendd watch`: a coordinator's view of the MQTT feed in the terminal: online status, live
+sales with product and maker, faults, stock and price changes, cash collection.
+With the machine's config it follows that machine on the broker the config names (TLS,
+username/password as configured); with `--host/--port/--prefix` it needs no config and follows
+every machine under the prefix (or the ones named), each line marked with its machine.
 
-    watch_main(config)                              # until Ctrl-C
-    watch_main(config, out=buf, stop_after=5.0)     # tests"""
+    watch_main(config)                                  # until Ctrl-C
+    watch_main(config, out=buf, stop_after=5.0)         # tests
+    watch_broker("hub.local", 1883, "vendd", ["quito-01", "quito-02"])"""
 
 from __future__ import annotations
 
@@ -20,38 +23,64 @@ from zoneinfo import ZoneInfo
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
-from vendd.config import Config
+from vendd.config import Config, MqttConfig
 from vendd.errors import TelemetryError
 from vendd.money import Money
-from vendd.telemetry.client import make_client, refusal, topics_of
+from vendd.telemetry.client import make_client, refusal
 
 log = logging.getLogger(__name__)
 
 QUIET = frozenset({"credit", "vend_intent", "service_key", "note", "maker_added",
-                   "slot_configured", "payout", "card_approved", "card_denied"})
+                   "slot_configured", "payout", "card_approved", "card_denied",
+                   "coin_counter"})
 
 
 class WatchView:
-    """Turns feed messages into lines; dedupes events by seq (the feed is at-least-once)."""
+    """Turns feed messages into lines; dedupes events by (machine, seq) (the feed is
+    at-least-once). `machines`: the ids followed; empty: every machine under the prefix.
+    With more than one machine possible, each line names its machine."""
 
-    def __init__(self, config: Config, out: TextIO) -> None:
-        self.config = config
+    def __init__(self, out: TextIO, prefix: str, machines: list[str], *,
+                 tz: ZoneInfo | None = None, money: Money | None = None,
+                 makers: dict[str, str] | None = None) -> None:
         self.out = out
-        self.topics = topics_of(config)
-        self.tz = ZoneInfo(config.machine.timezone)
-        self.money = Money(config.machine.currency, config.machine.decimals)
-        self.makers = {m.id: m.name for m in config.makers}
-        self.seen: set[int] = set()
-        self.stock: dict[str, int] = {}
-        self.status: str | None = None
+        self.prefix = prefix.rstrip("/")
+        self.machines = machines
+        self.tz = tz or datetime.now().astimezone().tzinfo
+        self.money = money or Money()
+        self.makers = makers or {}
+        self.tagged = len(machines) != 1
+        self.seen: dict[str, set[int]] = {}
+        self.stocks: dict[str, dict[str, int]] = {}
+        self.statuses: dict[str, str] = {}
+        self.machine = machines[0] if machines else ""
+
+    @classmethod
+    def of_config(cls, config: Config, out: TextIO) -> WatchView:
+        return cls(out, config.mqtt.prefix, [config.machine.id],
+                   tz=ZoneInfo(config.machine.timezone),
+                   money=Money(config.machine.currency, config.machine.decimals),
+                   makers={m.id: m.name for m in config.makers})
+
+    def filters(self) -> list[str]:
+        ids = self.machines or ["+"]
+        return [f"{self.prefix}/{m}/{part}" for m in ids
+                for part in ("status", "state", "event/#", "response/#")]
 
     def line(self, text: str, ts: str | None = None) -> None:
         when = datetime.fromisoformat(ts).astimezone(self.tz) if ts else datetime.now(self.tz)
-        self.out.write(f"{when:%H:%M:%S}  {text}\n")
+        tag = f"{self.machine:<12} " if self.tagged else ""
+        self.out.write(f"{when:%H:%M:%S}  {tag}{text}\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        self.out.write(f"vendd watch: {text}\n")
         self.out.flush()
 
     def handle(self, topic: str, payload: bytes) -> None:
-        rel = topic.removeprefix(self.topics.base + "/")
+        self.machine, _, rel = topic.removeprefix(self.prefix + "/").partition("/")
+        self.seen_here = self.seen.setdefault(self.machine, set())
+        self.stock = self.stocks.setdefault(self.machine, {})
         try:
             if rel == "status":
                 self._status(payload.decode("utf-8", "replace"))
@@ -68,10 +97,10 @@ class WatchView:
             self.line(f"?      unreadable message on {topic}: {exc}")
 
     def _status(self, status: str) -> None:
-        if status != self.status:
-            self.status = status
+        if status != self.statuses.get(self.machine):
+            self.statuses[self.machine] = status
             mark = "●" if status == "online" else "○"
-            self.line(f"{mark}      {self.config.machine.id} is {status}")
+            self.line(f"{mark}      {self.machine} is {status}")
 
     def _state(self, state: dict[str, Any]) -> None:
         slots = state.get("slots", {})
@@ -92,9 +121,9 @@ class WatchView:
 
     def _event(self, e: dict[str, Any]) -> None:
         seq = int(e["seq"])
-        if seq in self.seen:
+        if seq in self.seen_here:
             return
-        self.seen.add(seq)
+        self.seen_here.add(seq)
         kind, f, ts = e["kind"], e.get("fields", {}), e.get("ts")
         if kind in QUIET:
             return
@@ -146,32 +175,69 @@ class WatchView:
 
 def watch_main(config: Config, out: TextIO = sys.stdout, stop_after: float | None = None,
                ) -> int:
-    """Follow the feed until Ctrl-C (or `stop_after` seconds). 0 on a normal end, 1 when the
-    broker refuses the credentials, 2 when the MQTT settings cannot be used."""
-    topics = topics_of(config)
+    """Follow one machine's feed with its config until Ctrl-C (or `stop_after` seconds).
+    0 on a normal end, 1 when the broker refuses the credentials or cannot be reached,
+    2 when the MQTT settings cannot be used."""
+    return _follow(config.mqtt, WatchView.of_config(config, out), stop_after)
+
+
+def watch_broker(host: str, port: int, prefix: str, machines: list[str],
+                 out: TextIO = sys.stdout, stop_after: float | None = None,
+                 timezone: str | None = None) -> int:
+    """Follow machines on a broker without any machine's config (anonymous, plain MQTT)."""
     try:
-        client = make_client(config.mqtt, f"vendd-watch-{uuid.uuid4().hex[:8]}")
+        mqtt = MqttConfig(host=host, port=port, prefix=prefix)
+    except ValueError as exc:
+        out.write(f"vendd watch: {str(exc).splitlines()[-1].strip()}\n")
+        return 2
+    view = WatchView(out, prefix, machines, tz=ZoneInfo(timezone) if timezone else None)
+    return _follow(mqtt, view, stop_after)
+
+
+def _follow(cfg: MqttConfig, view: WatchView, stop_after: float | None) -> int:
+    out = view.out
+    try:
+        client = make_client(cfg, f"vendd-watch-{uuid.uuid4().hex[:8]}")
     except TelemetryError as exc:
         out.write(f"vendd watch: {exc}\n")
         return 2
-    view = WatchView(config, out)
     inbox: queue.Queue[tuple[str, bytes] | str] = queue.Queue()
+    state = {"connected": False, "ever": False, "failures": 0}
+    where = f"{cfg.host}:{cfg.port}"
 
     def on_connect(c: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
                    props: Any) -> None:
         if rc.is_failure:
             inbox.put(f"the broker refused the connection: {rc} ({refusal(rc) or 'refused'})")
             return
-        c.subscribe([(f"{topics.base}/status", 1), (f"{topics.base}/state", 1),
-                     (f"{topics.base}/event/#", 1), (f"{topics.base}/response/#", 1)])
+        if state["failures"] or state["ever"]:
+            inbox.put(("", f"connected to {where}".encode()))
+        state["connected"] = state["ever"] = True
+        state["failures"] = 0
+        c.subscribe([(f, 1) for f in view.filters()])
+
+    def on_disconnect(c: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                      props: Any) -> None:
+        if state["connected"]:
+            inbox.put(("", f"lost the broker at {where}; reconnecting".encode()))
+        state["connected"] = False
+
+    def on_connect_fail(c: paho.Client, userdata: Any) -> None:
+        state["failures"] += 1
+        if state["failures"] == 1:
+            inbox.put(("", f"cannot connect to the MQTT broker at {where} (is it running, "
+                           f"are --host/--port right?); still trying".encode()))
 
     def on_message(c: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         inbox.put((msg.topic, bytes(msg.payload)))
 
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.on_connect_fail = on_connect_fail
     client.on_message = on_message
-    cfg = config.mqtt
-    out.write(f"watching {topics.base} on {cfg.host}:{cfg.port} (Ctrl-C to stop)\n")
+    client.reconnect_delay_set(1, 10)
+    shown = " ".join(view.machines) if view.machines else "every machine"
+    out.write(f"watching {shown} under {view.prefix}/ on {where} (Ctrl-C to stop)\n")
     try:
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=True)
     except ValueError as exc:
@@ -191,10 +257,15 @@ def watch_main(config: Config, out: TextIO = sys.stdout, stop_after: float | Non
                 out.write(f"vendd watch: {item}\n")
                 rc = 1
                 break
+            if not item[0]:
+                view.note(item[1].decode())
+                continue
             view.handle(*item)
     except KeyboardInterrupt:
         pass
     finally:
         client.disconnect()
         client.loop_stop()
+    if rc == 0 and not state["ever"]:
+        rc = 1  # never reached the broker: said so above
     return rc

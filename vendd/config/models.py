@@ -159,6 +159,7 @@ class RequestsConfig(Model):
     back_in_service: Flag = False
     report: Flag = False
     ping: Flag = False
+    replay: Flag = False  # read-only: republish journal rows the hub is missing
     coordinators: list[CoordinatorConfig] = []
     max_age_s: int = Field(default=300, ge=10, le=86400)  # how long a change request is valid
     trust_clock: Literal["synced", "always", "never"] = "synced"

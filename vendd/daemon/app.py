@@ -14,16 +14,19 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vendd.config import Config
 from vendd.daemon.controller import Controller
 from vendd.errors import DeviceError, LedgerError, VenddError
 from vendd.events import Stopping
-from vendd.hw.base import Device
+from vendd.hw.base import BuffersMoney, Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
 from vendd.ledger.startcheck import check_at_start
+
+if TYPE_CHECKING:  # the feed's package (paho) is loaded only when MQTT is configured
+    from vendd.telemetry.port import ControllerPort
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +38,11 @@ class Daemon:
         self.devices = devices if devices is not None else build_devices(config, pin_factory)
         self.ledger: Ledger | None = None
         self.controller: Controller | None = None
-        self.extras: list[Any] = []  # services with start()/stop() (telemetry)
+        self.extras: list[Any] = []  # services with start(controller)/stop() (telemetry)
         if config.mqtt.enabled:
             from vendd.telemetry import Telemetry
 
-            self.extras.append(Telemetry(self))
+            self.extras.append(Telemetry(config))
 
     @property
     def ledger_path(self) -> Path:
@@ -65,6 +68,9 @@ class Daemon:
             raise
         self.controller = Controller(self.config, self.ledger, self.devices)
         self.controller.checked_sales = sales
+        for device in self.devices.all():
+            if isinstance(device, BuffersMoney):  # its buffer is taken up where the ledger ends
+                device.resume(self.ledger.device_counter(device.name))
         started = []
         try:
             for device in self.devices.all():
@@ -76,8 +82,9 @@ class Daemon:
             self.ledger.close()
             raise
         self.controller.start()
+        port: ControllerPort = self.controller  # all the feed may see (checked by mypy)
         for extra in self.extras:
-            extra.start()
+            extra.start(port)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         assert self.controller is not None

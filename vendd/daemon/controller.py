@@ -47,6 +47,7 @@ from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
 from vendd.ledger.checkpoint import SalesDigest, checkpoint_fact
 from vendd.messages import render
+from vendd.worker import ListenerBoundary
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class Controller:
         self.state: m.State | None = None
         self.ready = threading.Event()
         self.stopped = threading.Event()
-        self.listeners: list[Listener] = []
+        self.listeners: list[Listener] = []  # the core's own (called as they are)
+        self._outside: list[Listener] = []  # everyone else's: behind the boundary
+        self.listener_errors = ListenerBoundary("controller")
         self.loop_hooks: list[Callable[[], None]] = []  # called every turn (watchdog)
         self.fatal: BaseException | None = None
         self._timers: dict[str, tuple[float, int]] = {}
@@ -100,6 +103,21 @@ class Controller:
         reply: Future[m.Reply] = Future()
         self.queue.put(_Request(event, reply))
         return reply
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Follow every step from outside the core (telemetry, the simulator's panel): the
+        listener's errors are logged and counted, never raised into a sale."""
+        self._outside.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._outside:
+                self._outside.remove(listener)
+
+        return unsubscribe
+
+    def add_probe(self, name: str, probe: Probe) -> None:
+        """A link for the service menu's Estado screen ("broker")."""
+        self.status_probes[name] = probe
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
@@ -197,6 +215,8 @@ class Controller:
                 self._run_command(command)
         for listener in self.listeners:
             listener(self.state, rows)
+        for listener in list(self._outside):
+            self.listener_errors.call(listener, self.state, rows)
         if in_service or self.state.service_key or self.menu.testing:
             self._menu_follow(in_service, rows)
         with self._stepped:
@@ -246,7 +266,7 @@ class Controller:
             names = {mk.id: mk.name for mk in self.config.makers}
             self._menu_sales = sales_by_maker(self.ledger.db, self.ledger.tz,
                                               self.config.shares, names)
-        probe = {name: fn() for name, fn in self.status_probes.items()}
+        probe = {name: self.listener_errors.call(fn) for name, fn in self.status_probes.items()}
         broker = "off" if not self.config.mqtt.enabled else (
             "down" if "mqtt" in s.faults else link_label(probe.get("broker")))
         return sm.View(slots=s.slots, cash_box=s.cash_box, faults=s.faults,

@@ -54,6 +54,7 @@ from vendd.errors import DeviceError
 from vendd.events import DeviceFault, DeviceRecovered, ProductDropped, VendFinished, VendOutcome
 from vendd.hw.base import Post
 from vendd.hw.keypad import EdgeInput, FactoryClock
+from vendd.worker import guarded
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +169,16 @@ class GpioDispenser:
         thread.start()
 
     def _run(self, vend_id: int, slot: str) -> None:
+        def one_vend() -> tuple[VendOutcome, int]:
+            with self._motor_lock:
+                return self._vend_safely(vend_id, slot)
+
         try:
-            try:
-                with self._motor_lock:
-                    outcome, turns = self._vend_safely(vend_id, slot)
-            except Exception as exc:  # the thread boundary: the vend must still end
-                self._vend_failed(vend_id, slot, exc)
+            # The thread's boundary: after a bug the vend must still end (`_vend_failed`).
+            done = guarded(one_vend, lambda exc: self._vend_failed(vend_id, slot, exc))
+            if done is None:
                 return
+            outcome, turns = done
             log.info(
                 "%s: vend %d slot %s: %s after %d turn(s)",
                 self.name,
@@ -194,7 +198,7 @@ class GpioDispenser:
         log.exception("%s: vend %d slot %s failed after %d turn(s)", self.name, vend_id, slot,
                       turns)
         self._emit(VendFinished(vend_id, slot, VendOutcome.STUCK_AT_HOME, turns))
-        self._emit(DeviceFault(self.name, "gpio_error", str(exc) or type(exc).__name__,
+        self._emit(DeviceFault(self.name, "gpio_error", f"{type(exc).__name__}: {exc}",
                                blocking=True))
 
     def _emit(self, event: Any) -> None:

@@ -36,9 +36,15 @@ def build_devices(config: Config, pin_factory: Any = None) -> Devices:
         inputs=[_buttons(config, pin_factory)],
     )
     if config.mdb is not None:
-        from vendd.hw.mdb import add_mdb_devices
+        from vendd.hw.mdb import build_mdb_devices
 
-        add_mdb_devices(devices, config)
+        mdb = build_mdb_devices(config)
+        if mdb.changer is not None:  # an MDB changer takes coins in and pays change out
+            devices.acceptors.append(mdb.changer)
+            devices.changer = mdb.changer
+        if mdb.bill_validator is not None:
+            devices.acceptors.append(mdb.bill_validator)
+        devices.card_reader = mdb.card_reader
     return devices
 
 

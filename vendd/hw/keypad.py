@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from vendd.config import ButtonsConfig
 from vendd.errors import DeviceError
 from vendd.events import CancelPressed, Event, SelectionPressed, ServiceKey
 from vendd.hw.base import Post
+from vendd.worker import FaultLatch, Worker
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +178,15 @@ class _Matrix:
             col.close()
 
 
-class GpioButtons:
-    """The buttons device. `start()` opens the pins and the worker; `stop()` closes them."""
+class GpioButtons(Worker):
+    """The buttons device. `start()` opens the pins and the worker; `stop()` closes them.
+    A bug in the worker is journaled as a blocking fault of the buttons (the machine stops
+    taking money: nobody could choose or cancel) until a clean turn."""
 
     def __init__(self, name: str, config: ButtonsConfig, pin_factory: Any) -> None:
         if pin_factory is None:
             raise DeviceError(f"{name}: a gpiozero pin factory is required")
+        super().__init__(f"{name}-keys", [FaultLatch(name)])
         self.name = name
         self._cfg = config
         self._factory = pin_factory
@@ -192,25 +195,19 @@ class GpioButtons:
         self._inputs: dict[str, EdgeInput] = {}
         self._matrix: _Matrix | None = None
         self._trackers: dict[str, KeyTracker] = {}
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._clock = FactoryClock(pin_factory)
+        self._next_scan = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self, post: Post) -> None:
         self._post = post
-        self._stopping.clear()
         self._open_inputs()
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-keys", daemon=True)
-        self._thread.start()
+        self._next_scan = self._now()
+        self.start_worker(post)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._edges.put(None)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-        self._thread = None
+        self.stop_worker(2)
         for inp in self._inputs.values():
             inp.close()
         self._inputs.clear()
@@ -256,17 +253,27 @@ class GpioButtons:
 
     # --- worker ----------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        scan_s = self._cfg.scan_ms / 1000
-        next_scan = self._now()
-        while not self._stopping.is_set():
-            now = self._now()
-            if self._matrix is not None and now >= next_scan:
-                for key, pressed in self._matrix.scan():
-                    self._trackers[key].feed(now, pressed)
-                next_scan = now + scan_s
-            self._poll(self._now())
-            self._wait_for_edges(self._timeout(next_scan if self._matrix else None))
+    def wake(self) -> None:
+        self._edges.put(None)
+
+    def turn(self) -> bool:
+        now = self._now()
+        if self._matrix is not None and now >= self._next_scan:
+            for key, pressed in self._matrix.scan():
+                self._trackers[key].feed(now, pressed)
+            self._next_scan = now + self._cfg.scan_ms / 1000
+        self._poll(self._now())
+        self._wait_for_edges(self._timeout(self._next_scan if self._matrix else None))
+        return True
+
+    def go_safe(self) -> None:
+        """Forget every half-seen press: after the restart keys count from their level now."""
+        c = self._cfg
+        for key in self._trackers:
+            self._trackers[key] = KeyTracker(c.debounce_ms / 1000, c.long_press_ms / 1000)
+        now = self._now()
+        for key, inp in self._inputs.items():
+            self._trackers[key].feed(now, inp.active)
 
     def _timeout(self, next_scan: float | None) -> float:
         due = [d for d in (t.deadline() for t in self._trackers.values()) if d is not None]

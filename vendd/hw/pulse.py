@@ -10,15 +10,20 @@ returns finished coins, so it is tested without threads or pins. Rules (CH-926-s
 - the line idle (inactive) for longer than `idle_gap_ms` after a pulse closes the coin.
 
 `PulseCoinAcceptor` feeds the decoder from gpiozero edge callbacks (which only enqueue), on
-one worker thread that also closes coins when their idle gap runs out, maps the pulse count to
-a coin of the config's table and posts `CreditInserted`; a count that maps to no coin, or a
-spoiled train, posts a non-blocking `DeviceFault` and no credit.
+one `Worker` thread that also closes coins when their idle gap runs out, maps the pulse count
+to a coin of the config's table and posts `CreditInserted`; a count that maps to no coin, or a
+spoiled train, posts a non-blocking `DeviceFault` and no credit. A bug in that thread inhibits
+the coins and is journaled as a blocking fault until a clean turn.
 
 Wiring: the acceptor's open-collector output is pulled up; a pulse pulls the line low.
-Inhibit output: `inhibit_pin` driven active (per `inhibit_active_high`) blocks coins. Safe
-state: inhibited, from `__init__`/`start()` until `set_accepting(True)`, and again on `stop()`;
-the inhibit line must also be pulled to its inhibiting level by a resistor for when the Pi
-does not drive it (boot, crash, exit).
+Inhibit output: `inhibit_pin` driven active (per `inhibit_active_high`) blocks coins. A pulse
+acceptor has no buffer: a coin it takes while nobody counts is lost. So the inhibit line is
+pulled to its inhibiting level by a resistor (10 kOhm, stronger than the Pi's own ~50 kOhm
+pulls) and the acceptor is inhibited whenever the Pi does not drive the pin: at boot, with the
+daemon stopped, killed or crashed. The driver honours it: before it claims the pin it reads the
+undriven line (no internal pull) and reports `inhibit_not_pulled` when the resistor is missing;
+it drives the line inhibiting from the first instant until `set_accepting(True)`, and on
+`stop()` drives it inhibiting and lets it go, to the resistor.
 """
 
 from __future__ import annotations
@@ -29,13 +34,14 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gpiozero import DigitalOutputDevice, GPIOZeroError
+from gpiozero import DigitalOutputDevice, GPIOZeroError, InputDevice
 
 from vendd.config import CoinConfig, PulseConfig
 from vendd.errors import DeviceError
 from vendd.events import CreditInserted, DeviceFault
 from vendd.hw.base import Post
 from vendd.hw.keypad import EdgeInput, FactoryClock
+from vendd.worker import FaultLatch, Worker
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +116,11 @@ class PulseDecoder:
         return self._active_since
 
 
-class PulseCoinAcceptor:
+class PulseCoinAcceptor(Worker):
     def __init__(self, name: str, config: PulseConfig, pin_factory: Any) -> None:
         if pin_factory is None:
             raise DeviceError(f"{name}: a gpiozero pin factory is required")
+        super().__init__(f"{name}-pulse", [FaultLatch(name)])
         self.name = name
         self._cfg = config
         self._factory = pin_factory
@@ -125,9 +132,9 @@ class PulseCoinAcceptor:
         self._clock = FactoryClock(pin_factory)
         self._input: EdgeInput | None = None
         self._inhibit: DigitalOutputDevice | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._decoder = PulseDecoder(config.pulse_ms, config.idle_gap_ms)
+        self._stuck_reported = False
         self.accepting = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -135,18 +142,17 @@ class PulseCoinAcceptor:
     def start(self, post: Post) -> None:
         self._post = post
         self.accepting = False  # inhibited until the machine opens for sale
-        self._stopping.clear()
         try:
             self._open()
         except (GPIOZeroError, OSError) as exc:
             self.stop()
             raise DeviceError(f"{self.name}: cannot open the GPIO pins: {exc}") from exc
-        self._thread = threading.Thread(target=self._run, name=f"{self.name}-pulse", daemon=True)
-        self._thread.start()
+        self.start_worker(post)
 
     def _open(self) -> None:
         c = self._cfg
         if c.inhibit_pin is not None:
+            self._check_pull(c.inhibit_pin, c.inhibit_active_high)
             # on() = inhibit; initial_value=True: coins blocked from the first instant.
             self._inhibit = DigitalOutputDevice(
                 c.inhibit_pin,
@@ -162,13 +168,24 @@ class PulseCoinAcceptor:
             on_edge=self._on_edge,
         )
 
+    def _check_pull(self, pin: int, active_high: bool) -> None:
+        """Read the inhibit line before driving it: undriven, the resistor must hold it at
+        the inhibiting level, or the acceptor takes coins while the daemon is down."""
+        probe = InputDevice(pin, pull_up=None, active_state=True, pin_factory=self._factory)
+        try:
+            level = bool(probe.value)
+        finally:
+            probe.close()
+        if level != active_high and self._post is not None:
+            want = "high (a pull-up)" if active_high else "low (a pull-down)"
+            detail = (f"GPIO{pin} reads {'high' if level else 'low'} undriven; it must be held "
+                      f"{want} so coins are refused while the daemon is down")
+            log.error("%s: %s", self.name, detail)
+            self._post(DeviceFault(self.name, "inhibit_not_pulled", detail, blocking=False))
+
     def stop(self) -> None:
         self.set_accepting(False)
-        self._stopping.set()
-        self._edges.put(None)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-        self._thread = None
+        self.stop_worker(2)
         if self._input is not None:
             self._input.close()
             self._input = None
@@ -182,38 +199,53 @@ class PulseCoinAcceptor:
         with self._lock:
             self.accepting = accepting
             if self._inhibit is not None:
-                self._inhibit.value = not accepting
+                # A bug in the worker holds the coins off until a clean turn.
+                self._inhibit.value = not (accepting and not self.faulted)
 
     # --- edges -------------------------------------------------------------------------------
 
     def _on_edge(self, t: float, active: bool) -> None:
         self._edges.put((t, active))  # library thread: enqueue and return
 
-    def _run(self) -> None:
-        decoder = PulseDecoder(self._cfg.pulse_ms, self._cfg.idle_gap_ms)
-        stuck_reported = False
-        while not self._stopping.is_set():
-            due = decoder.deadline()
-            timeout = 0.5 if due is None else max(0.0, due - self._clock.now())
+    def wake(self) -> None:
+        self._edges.put(None)
+
+    def turn(self) -> bool:
+        decoder = self._decoder
+        due = decoder.deadline()
+        timeout = 0.5 if due is None else max(0.0, due - self._clock.now())
+        try:
+            item: tuple[float, bool] | None = self._edges.get(timeout=timeout)
+        except queue.Empty:
+            item = None
+        # The time first, then every edge already queued: when this thread runs late, an
+        # edge stamped before `now` is decoded before `now` is judged, so a late thread
+        # never turns a pulse into a long one or a pause into the end of a coin.
+        now = self._clock.now()
+        trains: list[PulseTrain] = []
+        while item is not None:
+            trains += decoder.edge(*item)
             try:
-                item: tuple[float, bool] | None = self._edges.get(timeout=timeout)
+                item = self._edges.get_nowait()
             except queue.Empty:
                 item = None
-            # The time first, then every edge already queued: when this thread runs late, an
-            # edge stamped before `now` is decoded before `now` is judged, so a late thread
-            # never turns a pulse into a long one or a pause into the end of a coin.
-            now = self._clock.now()
-            trains: list[PulseTrain] = []
-            while item is not None:
-                trains += decoder.edge(*item)
-                try:
-                    item = self._edges.get_nowait()
-                except queue.Empty:
-                    item = None
-            trains += decoder.poll(now)
-            for train in trains:
-                self._coin(train)
-            stuck_reported = self._check_stuck(decoder.stuck_since(), now, stuck_reported)
+        trains += decoder.poll(now)
+        for train in trains:
+            self._coin(train)
+        self._stuck_reported = self._check_stuck(decoder.stuck_since(), now,
+                                                 self._stuck_reported)
+        return True
+
+    def go_safe(self) -> None:
+        """Coins off at once; the coin being counted is dropped (it gives no credit, as a
+        spoiled train would) and counting starts afresh."""
+        with self._lock:
+            if self._inhibit is not None:
+                self._inhibit.on()
+        self._decoder = PulseDecoder(self._cfg.pulse_ms, self._cfg.idle_gap_ms)
+
+    def recovered(self) -> None:
+        self.set_accepting(self.accepting)
 
     def _check_stuck(self, since: float | None, now: float, reported: bool) -> bool:
         """Report once a line held active for STUCK_S; True while that report stands."""

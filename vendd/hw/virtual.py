@@ -22,6 +22,7 @@ from vendd.events import (
     VendOutcome,
 )
 from vendd.hw.base import Post
+from vendd.worker import guarded
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +97,23 @@ class VirtualDispenser:
         self._thread.start()
 
     def _turn(self, vend_id: int, slot: str) -> None:
-        try:
+        def one_turn() -> VendOutcome:
             try:
                 self.motor_on = slot
-                outcome = self._physics(vend_id, slot)
+                return self._physics(vend_id, slot)
             finally:
                 self.motor_on = None
                 self._busy.release()
-        except Exception as exc:  # the thread boundary: like GpioDispenser, end the vend
-            log.exception("%s: vend %d slot %s failed", self.name, vend_id, slot)
+
+        def failed(exc: Exception) -> None:  # like GpioDispenser: end the vend, fault
+            log.exception("%s: vend %d slot %s failed", self.name, vend_id, slot,
+                          exc_info=exc)
             self._post(VendFinished(vend_id, slot, VendOutcome.STUCK_AT_HOME))
-            self._post(DeviceFault(self.name, "gpio_error", str(exc) or type(exc).__name__))
-            return
-        self._post(VendFinished(vend_id, slot, outcome))
+            self._post(DeviceFault(self.name, "gpio_error", f"{type(exc).__name__}: {exc}"))
+
+        outcome = guarded(one_turn, failed)  # the thread's boundary
+        if outcome is not None:
+            self._post(VendFinished(vend_id, slot, outcome))
 
     def _physics(self, vend_id: int, slot: str) -> VendOutcome:
         if self._stopping.wait(self.turn_time_s / 2):

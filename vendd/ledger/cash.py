@@ -77,7 +77,9 @@ def render_cash(report: CashReport, fmt: Format, money: Money) -> str:
             "journal": report.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        return to_csv(COLUMNS, rows)
+        sums = ["TOTAL", "", "", sum(c.expected for c in report.collections),
+                sum(c.counted for c in report.collections), report.difference]
+        return to_csv(COLUMNS, rows, money, {"expected", "counted", "difference"}, sums)
     cells = [[str(r[0]), r[1], r[2], money(r[3]), money(r[4]), money(r[5])] for r in rows]
     total = ["TOTAL", "", "", money(sum(c.expected for c in report.collections)),
              money(sum(c.counted for c in report.collections)), money(report.difference)]

@@ -5,173 +5,35 @@ appended, so a wrong field is a one-line `LedgerError` naming the kind and the f
 a `KeyError` deep inside the projection. `money_effect` is the one place that says how a row
 moves money; the projection, `verify`, the statements and the cash report all read it.
 
-This module does no I/O and imports nothing of vendd but the error tree: the hub reads the same
-kinds from its replica of the journal. A new kind is a new dataclass decorated with
-`@fact_kind(...)`; its projection goes in `projection.py` (or it is declared record-only here)."""
+No I/O, nothing of vendd but the error tree (and `kindspec`, the machinery): the hub reads the
+same kinds from its replica. A new kind is a dataclass decorated with `@fact_kind(...)`; its
+projection goes in `projection.py` (or it is declared record-only here)."""
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar, Union
+from typing import ClassVar, Literal
 
-from vendd.errors import LedgerError
+from vendd.ledger.kindspec import (
+    KINDS,
+    NO_MONEY,
+    FactLike,
+    Fields,
+    KindSpec,
+    MoneyEffect,
+    effect_of,
+    fact_kind,
+    money_effect,
+    money_kinds,
+    parse,
+    validate,
+)
 
-Fields = Mapping[str, Any]
+__all__ = ["KINDS", "NO_MONEY", "FactLike", "KindSpec", "MoneyEffect", "effect_of", "fact_kind",
+           "money_effect", "money_kinds", "parse", "validate"]
+
 Payment = Literal["cash", "card", "test"]
 Route = Literal["cashbox", "tubes", "stacker"]
-
-
-class FactLike(Protocol):
-    """A `Fact` about to be journaled, or a `JournalRow` read back: both have these two."""
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def fields(self) -> Fields: ...
-
-
-class MoneyEffect(NamedTuple):
-    """How one row moves buyers' cash, in cents. Every effect balances on its own:
-    cash_in == cash_sale + paid_out + owed + unclaimed + credit + held, so the journal's sum
-    proves `vendd verify`'s money invariant row by row. (A tuple: built on every append.)"""
-
-    cash_in: int = 0  # coins and bills inserted
-    to_cash_box: int = 0  # of cash_in, what fell into the cash box (not the changer's tubes)
-    credit: int = 0  # change of the credit the buyer can spend
-    held: int = 0  # change of the cash set aside while a vend is under way
-    cash_sale: int = 0
-    card_sale: int = 0  # charged by the card reader: never part of the cash above
-    refunded: int = 0  # a failed cash vend's price, given back to the credit
-    paid_out: int = 0  # change and refunds the changer actually paid
-    owed: int = 0  # payouts that came out short: still owed to a buyer
-    unclaimed: int = 0  # credit left on the machine and never asked back
-
-
-NO_MONEY = MoneyEffect()
-MoneyRule = Callable[[Fields], MoneyEffect]
-
-
-@dataclass(frozen=True, slots=True)
-class _FieldCheck:
-    types: frozenset[type]
-    values: frozenset[Any] | None  # a Literal's allowed values
-    describe: str
-
-    def accepts(self, value: Any) -> bool:
-        # type() rather than isinstance: True is not an amount of cents.
-        return type(value) in self.types and (self.values is None or value in self.values)
-
-
-@dataclass(frozen=True)
-class KindSpec:
-    kind: str
-    schema: type
-    fields: Mapping[str, _FieldCheck]
-    required: frozenset[str]
-    money: MoneyRule | None  # None: the kind moves no money
-    record_only: bool  # True: journaled and published, changes no state table
-
-    def money_effect(self, fields: Fields) -> MoneyEffect:
-        return NO_MONEY if self.money is None else self.money(fields)
-
-
-KINDS: dict[str, KindSpec] = {}
-_Schema = TypeVar("_Schema", bound=type)
-
-
-def fact_kind(kind: str, *, money: MoneyRule | None = None,
-              record_only: bool = False) -> Callable[[_Schema], _Schema]:
-    """Register a frozen dataclass as the schema of `kind` (a second one is an error)."""
-
-    def register(cls: _Schema) -> _Schema:
-        if kind in KINDS:
-            raise ValueError(f"fact kind {kind!r} is defined twice")
-        hints = typing.get_type_hints(cls)
-        checks, required = {}, set()
-        for f in dataclasses.fields(cls):
-            checks[f.name] = _check_of(hints[f.name], f"{kind}.{f.name}")
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                required.add(f.name)
-        cls.kind = kind  # type: ignore[attr-defined]
-        KINDS[kind] = KindSpec(kind, cls, checks, frozenset(required), money, record_only)
-        return cls
-
-    return register
-
-
-def _check_of(hint: Any, where: str) -> _FieldCheck:
-    options = (typing.get_args(hint)
-               if typing.get_origin(hint) in (Union, types.UnionType) else (hint,))
-    kinds: set[type] = set()
-    values: set[Any] | None = None
-    names = []
-    for option in options:
-        if typing.get_origin(option) is Literal:
-            allowed = typing.get_args(option)
-            values = (values or set()) | set(allowed)
-            kinds |= {type(v) for v in allowed}
-            names.append(" or ".join(repr(v) for v in allowed))
-        elif option is type(None):
-            kinds.add(type(None))
-            names.append("null")
-        elif option in (int, str, bool, float):
-            kinds.add(option)
-            names.append({int: "an integer", str: "a string", bool: "true or false",
-                          float: "a number"}[option])
-        else:
-            raise TypeError(f"{where}: unsupported field type {option!r}")
-    return _FieldCheck(frozenset(kinds), frozenset(values) if values is not None else None,
-                       " or ".join(names))
-
-
-def validate(kind: str, fields: Fields) -> None:
-    """Raise LedgerError unless `fields` match the schema of `kind` exactly."""
-    spec = KINDS.get(kind)
-    if spec is None:
-        raise LedgerError(f"fact {kind!r}: unknown kind (no schema in vendd.ledger.kinds)")
-    checks = spec.fields
-    for name, value in fields.items():  # inlined `accepts`: this runs on every append
-        check = checks.get(name)
-        if (check is None or type(value) not in check.types
-                or (check.values is not None and value not in check.values)):
-            _refuse(kind, checks, name, value)
-    if not spec.required <= fields.keys():
-        missing = sorted(spec.required - fields.keys())
-        raise LedgerError(f"fact {kind!r}: missing field {', '.join(map(repr, missing))}")
-
-
-def _refuse(kind: str, checks: Mapping[str, _FieldCheck], name: str, value: Any) -> None:
-    check = checks.get(name)
-    if check is None:
-        raise LedgerError(f"fact {kind!r}: unknown field {name!r} (known: {', '.join(checks)})")
-    raise LedgerError(f"fact {kind!r}: field {name!r} must be {check.describe}, not {value!r}")
-
-
-def parse(kind: str, fields: Fields) -> Any:
-    """The row as its schema's typed value (validated first)."""
-    validate(kind, fields)
-    return KINDS[kind].schema(**fields)
-
-
-def money_effect(row: FactLike) -> MoneyEffect:
-    """How a fact or journal row moves buyers' money (NO_MONEY for most kinds)."""
-    return effect_of(row.kind, row.fields)
-
-
-def effect_of(kind: str, fields: Fields) -> MoneyEffect:
-    spec = KINDS.get(kind)
-    if spec is None or spec.money is None:
-        return NO_MONEY
-    return spec.money(fields)
-
-
-def money_kinds() -> frozenset[str]:
-    return frozenset(k for k, spec in KINDS.items() if spec.money is not None)
 
 
 # --- the money rules ---------------------------------------------------------------------------
@@ -217,9 +79,6 @@ def _unclaimed_money(f: Fields) -> MoneyEffect:
 
 class FactSchema:
     kind: ClassVar[str]
-
-
-# Catalogue and configuration.
 
 
 @fact_kind("maker_added")
@@ -290,9 +149,6 @@ class SlotFaultCleared(FactSchema):
     request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
-# Money and vends.
-
-
 @fact_kind("credit", money=_credit_money)
 @dataclass(frozen=True)
 class Credit(FactSchema):
@@ -300,6 +156,22 @@ class Credit(FactSchema):
     amount: int
     label: str = ""
     route: Route = "cashbox"
+    # A device that numbers its events (ccTalk): its serial number and the event's counter.
+    # The last pair journaled is where the device's buffer is taken up after a restart.
+    serial: int | None = None
+    counter: int | None = None
+
+
+@fact_kind("coin_counter", record_only=True)
+@dataclass(frozen=True)
+class CoinCounter(FactSchema):
+    """A numbering device's counter where no credit carries it: a new baseline (first
+    contact, another device, a reset) or events that gave no credit."""
+
+    device: str
+    serial: int
+    counter: int
+    reason: Literal["baseline", "other_device", "reset", "no_credit"]
 
 
 @fact_kind("vend_intent", money=_intent_money)
@@ -429,9 +301,6 @@ class CashCollected(FactSchema):
     request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
-# Devices and the machine's life.
-
-
 @fact_kind("device_fault")
 @dataclass(frozen=True)
 class DeviceFault(FactSchema):
@@ -439,6 +308,7 @@ class DeviceFault(FactSchema):
     code: str
     detail: str = ""
     blocking: bool = True  # False: journaled, the machine keeps selling
+    count: int | None = None  # how many (events lost, steps a counter went back)
 
 
 @fact_kind("device_recovered")
@@ -542,3 +412,15 @@ class DexReset(FactSchema):
     through: int
     file: str
     by: str = ""
+
+
+@fact_kind("maker_paid", record_only=True)
+@dataclass(frozen=True)
+class MakerPaid(FactSchema):
+    """Money handed to a maker for her share (`vendd pay`): not buyers' money, so no effect
+    here; the statements by maker read it as `paid`."""
+
+    maker: str
+    amount: int
+    by: str
+    note: str = ""

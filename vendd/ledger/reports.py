@@ -21,12 +21,12 @@ from vendd.money import Money
 GroupBy = Literal["maker", "product", "day", "slot"]
 Format = Literal["table", "csv", "json"]
 
-_GROUPS: dict[str, tuple[list[str], str]] = {
-    # by: (columns, SQL grouping expression)
-    "maker": (["maker", "name"], "s.maker, COALESCE(m.name, s.maker)"),
-    "product": (["product", "maker"], "s.product, s.maker"),
-    "day": (["day"], "s.day"),
-    "slot": (["slot"], "s.slot"),
+_GROUPS: dict[str, list[str]] = {
+    # by: the columns of the sales table it groups on
+    "maker": ["maker"],
+    "product": ["product", "maker"],
+    "day": ["day"],
+    "slot": ["slot"],
 }
 
 
@@ -44,6 +44,7 @@ class SalesReport:
     head: str
     extra: dict[str, Any] = field(default_factory=dict)
     head_seq: int = 0
+    payments: dict[str, int] = field(default_factory=dict)  # gross by payment (cash, card)
 
 
 @dataclass(frozen=True)
@@ -76,19 +77,39 @@ def journal_stamp(db: sqlite_utils.Database, first: int | None = None,
 
 def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date | None = None,
                  end: date | None = None) -> SalesReport:
-    keys, group = _GROUPS[by]
+    """Items and gross per key, and the gross paid in cash and by card, from ONE pass over
+    the period's sales; a maker's name is looked up once per maker."""
+    group = _GROUPS[by]
     where, params = _day_range(start, end)
-    sql = (
-        f"SELECT {group}, COUNT(*), SUM(s.price) FROM sales s "
-        f"LEFT JOIN makers m ON m.id = s.maker {where} GROUP BY {group} ORDER BY 1"
-    )
-    rows = [tuple(r) for r in db.conn.execute(sql, params)]
+    cols = ", ".join(group)
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    cash = 0
+    # The cash part as a conditional sum: one group per key, not per key and payment.
+    for *key, items, gross, in_cash in db.conn.execute(
+            f"SELECT {cols}, COUNT(*), SUM(price), "
+            f"SUM(CASE WHEN payment = 'cash' THEN price ELSE 0 END) FROM sales s {where} "
+            f"GROUP BY {cols}", params):
+        sums[tuple(key)] = [items, gross]
+        cash += in_cash
+    total = sum(g for _, g in sums.values())
+    payments = {"cash": cash, "card": total - cash} if sums else {}
+    if by == "maker":
+        # A maker who sold nothing in the period is still on her statement, with zero.
+        names = dict(db.conn.execute("SELECT id, name FROM makers"))
+        for maker in names:
+            sums.setdefault((maker,), [0, 0])
+        rows = [(k[0], names.get(k[0], k[0]), n, g) for k, (n, g) in sums.items()]
+        columns = ["maker", "name", "items", "gross"]
+    else:
+        rows = [(*k, n, g) for k, (n, g) in sums.items()]
+        columns = [*group, "items", "gross"]
+    rows.sort(key=lambda r: tuple("" if v is None else v for v in r[:-2]))
     stamp = journal_stamp(db)
     return SalesReport(
-        by=by, start=start, end=end, columns=[*keys, "items", "gross"], rows=rows,
+        by=by, start=start, end=end, columns=columns, rows=rows,
         items=sum(r[-2] for r in rows), gross=sum(r[-1] for r in rows),
         first_seq=stamp.first_seq, last_seq=stamp.last_seq, head=stamp.head,
-        head_seq=stamp.head_seq,
+        head_seq=stamp.head_seq, payments=payments,
     )
 
 
@@ -116,17 +137,48 @@ def render(report: SalesReport, fmt: Format, money: Money) -> str:
                         "head_seq": report.head_seq, "head": report.head},
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        return to_csv(report.columns, report.rows)
+        total = ["TOTAL", *[""] * (len(report.columns) - 3), report.items, report.gross]
+        return to_csv(report.columns, report.rows, money, {"gross"}, total)
     return _table(report, money)
 
 
-def to_csv(columns: list[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A header line and one line per row; money stays in integer cents."""
+BOM = "\ufeff"
+
+
+def amount(cents: int, decimals: int) -> str:
+    """Cents as a plain decimal number for a spreadsheet: 350 -> 3.50, -25 -> -0.25."""
+    if decimals == 0:
+        return str(cents)
+    whole, frac = divmod(abs(cents), 10**decimals)
+    return f"{'-' if cents < 0 else ''}{whole}.{frac:0{decimals}d}"
+
+
+def to_csv(columns: list[str], rows: Iterable[Sequence[Any]], money: Money | None = None,
+           money_columns: set[str] | frozenset[str] = frozenset(),
+           total: Sequence[Any] | None = None) -> str:
+    """CSV for spreadsheets: a UTF-8 byte-order mark (so accents open right), a header line,
+    one line per row and the TOTAL line. Money columns are in currency units (3.50), never
+    floats on the way: formatted from integer cents; a `currency` column says which."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buf.getvalue()
+    priced = money is not None and bool(money_columns)
+    writer.writerow([*columns, *(["currency"] if priced else [])])
+    spots = [i for i, c in enumerate(columns) if c in money_columns]
+
+    def line(row: Sequence[Any]) -> list[Any]:
+        if not priced:
+            return list(row)
+        assert money is not None
+        out = list(row)
+        for i in spots:
+            if isinstance(out[i], int):
+                out[i] = amount(out[i], money.decimals)
+        return [*out, money.currency]
+
+    writer.writerows(line(r) for r in rows)
+    if total is not None:
+        writer.writerow(line(total))
+    return BOM + buf.getvalue()
 
 
 def _table(report: SalesReport, money: Money) -> str:

@@ -44,6 +44,9 @@ from vendd.money import Money
 
 PARTS = ("maker_share", "collective", "museum")
 
+# Money paid to a maker for her share (`vendd pay`), journaled on the machine.
+PAID_KIND = "maker_paid"
+
 # Journal kinds read row by row: those that move buyers' money, and the test vends counted.
 # Sales themselves are summed from the `sales` table (by local day), not parsed row by row.
 _MONEY_KINDS = tuple(sorted((money_kinds() - {"sale"}) | {"test_vend"}))
@@ -97,8 +100,9 @@ class Period:
 
 
 def parse_period(text: str, today: date) -> Period:
-    """`today`, `week` (Monday to Sunday of this week), `month` (this calendar month), or
-    `YYYY-MM-DD..YYYY-MM-DD` (inclusive). `today` is the local date in the machine's zone."""
+    """`today`, `week` (Monday to Sunday of this week), `month` (this calendar month),
+    `last-month` (the calendar month before), or `YYYY-MM-DD..YYYY-MM-DD` (inclusive).
+    `today` is the local date in the machine's zone."""
     if text == "today":
         return Period(today, today, "today")
     if text == "week":
@@ -107,6 +111,9 @@ def parse_period(text: str, today: date) -> Period:
     if text == "month":
         last = calendar.monthrange(today.year, today.month)[1]
         return Period(today.replace(day=1), today.replace(day=last), "month")
+    if text == "last-month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return Period(end.replace(day=1), end, "last-month")
     first_text, sep, last_text = text.partition("..")
     try:
         if not sep:
@@ -114,7 +121,7 @@ def parse_period(text: str, today: date) -> Period:
         start, end = date.fromisoformat(first_text), date.fromisoformat(last_text)
     except ValueError:
         raise VenddError(
-            f"period {text!r}: use today, week, month or YYYY-MM-DD..YYYY-MM-DD"
+            f"period {text!r}: use today, week, month, last-month or YYYY-MM-DD..YYYY-MM-DD"
         ) from None
     if start > end:
         raise VenddError(f"period {text!r}: {start} is after {end}")
@@ -157,10 +164,18 @@ class Statement:
     timezone: str
     stamp: JournalStamp
     extra: dict[str, Any] = field(default_factory=dict)
+    paid: dict[str, int] = field(default_factory=dict)  # by maker: paid to her in the period
 
     @property
     def keys(self) -> list[str]:
         return self.report.columns[:-2]
+
+    @property
+    def by_maker(self) -> bool:
+        return self.report.by == "maker"
+
+    def paid_of(self, row: tuple[Any, ...]) -> int:
+        return self.paid.get(row[0], 0) if self.by_maker else 0
 
 
 def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
@@ -169,34 +184,49 @@ def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
     report = sales_report(db, by, period.start, period.end)
     splits = [split(row[-1], shares) for row in report.rows]
     total = Split(*(sum(s.as_tuple()[i] for s in splits) for i in range(3)))
-    flow = money_flow(db, period, tz)
+    paid: dict[str, int] = {}
+    flow = money_flow(db, period, tz, payments=report.payments,
+                      paid=paid if by == "maker" else None)
     stamp = journal_stamp(db, flow.first_seq, flow.last_seq)
-    return Statement(period, report, splits, total, flow, shares, tz.key, stamp)
+    return Statement(period, report, splits, total, flow, shares, tz.key, stamp, paid=paid)
 
 
-def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> MoneyFlow:
+def money_flow(db: sqlite_utils.Database, period: Period, tz: ZoneInfo,
+               payments: dict[str, int] | None = None,
+               paid: dict[str, int] | None = None) -> MoneyFlow:
+    """`payments`: the period's sales by payment when the caller already summed them (the
+    statement's sales report does, in the same pass as its lines). `paid`: when given, what
+    each maker was paid in the period (`maker_paid` rows) is added to it, in the same pass
+    over the journal as the money rows."""
     first, after = period.utc_bounds(tz)
     lo, hi = _seq_window(db, first, after)
     flow = MoneyFlow()
-    where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
-    days = [d.isoformat() for d in (period.start, period.end) if d]
-    for payment, total in db.conn.execute(
+    if payments is None:
+        where = ["day >= ?"] * bool(period.start) + ["day <= ?"] * bool(period.end)
+        days = [d.isoformat() for d in (period.start, period.end) if d]
+        payments = dict(db.conn.execute(
             "SELECT payment, SUM(price) FROM sales "
-            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days):
+            + ("WHERE " + " AND ".join(where) if where else "") + " GROUP BY payment", days))
+    for payment, total in payments.items():
         if payment == "cash":
             flow.cash_sales += total
         else:
             flow.card_sales += total
     if lo > hi:
         return flow  # no journal row in the period: range 0..0
-    marks = ",".join("?" * len(_MONEY_KINDS))
+    kinds = (*_MONEY_KINDS, PAID_KIND) if paid is not None else _MONEY_KINDS
+    marks = ",".join("?" * len(kinds))
     cur = db.conn.execute(
         f"SELECT seq, ts, kind, fields, hash FROM journal WHERE seq BETWEEN ? AND ? "
-        f"AND kind IN ({marks}) ORDER BY seq", (lo, hi, *_MONEY_KINDS))
+        f"AND kind IN ({marks}) ORDER BY seq", (lo, hi, *kinds))
     for raw in cur:
         row = row_from_db(*raw)
         when = datetime.fromisoformat(row.ts)
         if (first is not None and when < first) or (after is not None and when >= after):
+            continue
+        if row.kind == PAID_KIND:
+            assert paid is not None
+            paid[row.fields["maker"]] = paid.get(row.fields["maker"], 0) + row.fields["amount"]
             continue
         effect = money_effect(row)  # sales are summed from the sales table above
         flow.cash_in += effect.cash_in
@@ -258,7 +288,9 @@ def render_statement(st: Statement, fmt: Format, money: Money) -> str:
             "shares": {"maker": sh.maker, "collective": sh.collective, "museum": sh.museum},
             "rounding": ROUNDING,
             "rows": [{**dict(zip(r.columns, row, strict=True)),
-                      **dict(zip(PARTS, sp.as_tuple(), strict=True))}
+                      **dict(zip(PARTS, sp.as_tuple(), strict=True)),
+                      **({"paid": st.paid_of(row), "to_pay": sp.maker_share - st.paid_of(row)}
+                         if st.by_maker else {})}
                      for row, sp in zip(r.rows, st.splits, strict=True)],
             "items": r.items, "gross": r.gross,
             "split": dict(zip(PARTS, st.total_split.as_tuple(), strict=True)),
@@ -267,10 +299,20 @@ def render_statement(st: Statement, fmt: Format, money: Money) -> str:
             "journal": st.stamp.as_dict(),
         }, ensure_ascii=False, indent=2)
     if fmt == "csv":
-        # items,gross stay the last two columns, as in the plain sales report.
-        return to_csv([*st.keys, *PARTS, "items", "gross"],
-                      ([*row[:-2], *sp.as_tuple(), row[-2], row[-1]]
-                       for row, sp in zip(r.rows, st.splits, strict=True)))
+        # items,gross stay the last columns before the currency, as in the sales report.
+        pay = ["paid", "to_pay"] if st.by_maker else []
+
+        def paid(row: tuple[Any, ...], share: int) -> list[int]:
+            return [st.paid_of(row), share - st.paid_of(row)] if st.by_maker else []
+
+        total_paid = sum(st.paid_of(row) for row in r.rows)
+        total = (["TOTAL", *[""] * (len(st.keys) - 1), *st.total_split.as_tuple(),
+                  *([total_paid, st.total_split.maker_share - total_paid] if pay else []),
+                  r.items, r.gross])
+        return to_csv([*st.keys, *PARTS, *pay, "items", "gross"],
+                      ([*row[:-2], *sp.as_tuple(), *paid(row, sp.maker_share), row[-2], row[-1]]
+                       for row, sp in zip(r.rows, st.splits, strict=True)),
+                      money, {*PARTS, *pay, "gross"}, total)
     return _statement_table(st, money)
 
 
@@ -279,10 +321,19 @@ def _statement_table(st: Statement, money: Money) -> str:
     keys = st.keys
     header = [k.upper() for k in keys] + ["ITEMS", "GROSS", f"MAKER {sh.maker}%",
                                           f"COLLECTIVE {sh.collective}%", f"MUSEUM {sh.museum}%"]
+    header += ["PAID", "TO PAY"] if st.by_maker else []
+
+    def paid(row: tuple[Any, ...], share: int) -> list[str]:
+        return [money(st.paid_of(row)), money(share - st.paid_of(row))] if st.by_maker else []
+
     rows = [[str(c) for c in row[:-2]] + [str(row[-2]), money(row[-1])]
-            + [money(x) for x in sp.as_tuple()] for row, sp in zip(r.rows, st.splits, strict=True)]
+            + [money(x) for x in sp.as_tuple()] + paid(row, sp.maker_share)
+            for row, sp in zip(r.rows, st.splits, strict=True)]
+    total_paid = sum(st.paid_of(row) for row in r.rows)
     total = (["TOTAL"] + [""] * (len(keys) - 1) + [str(r.items), money(r.gross)]
-             + [money(x) for x in st.total_split.as_tuple()])
+             + [money(x) for x in st.total_split.as_tuple()]
+             + ([money(total_paid), money(st.total_split.maker_share - total_paid)]
+                if st.by_maker else []))
     title = [f"Statement by {r.by}, {st.period.describe()} ({st.timezone})"]
     footer = [
         f"payments: cash {money(m.cash_sales)}, card {money(m.card_sales)}; "

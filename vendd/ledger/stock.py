@@ -1,5 +1,10 @@
 """`vendd report stock`: stock per slot, the restocks (by whom and when), and the slots that
-run out soonest at the recent sales rate."""
+run out soonest at the recent sales rate.
+
+The rate is per selling day: the slot's sales in the window divided by the days in it on which
+the machine sold anything, so a machine that opened three days ago, or a museum closed on
+Mondays, is not shown selling slower than it does. A slot is `low` when a quarter of its
+capacity or less is left, or when it runs out in under LOW_DAYS selling days."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from vendd.ledger.statements import local_today
 
 COLUMNS = ["slot", "product", "maker", "stock", "capacity", "sold", "per_day", "days_left",
            "state"]
+LOW_DAYS = 3.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,12 @@ class SlotStock:
             return f"fault: {self.fault}"
         if not self.enabled:
             return "disabled"
-        return "empty" if self.stock == 0 else "ok"
+        if self.stock == 0:
+            return "empty"
+        if self.stock * 4 <= self.capacity or (self.days_left is not None
+                                               and self.days_left < LOW_DAYS):
+            return "low"
+        return "ok"
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class StockReport:
     window_days: int
     today: date
     stamp: JournalStamp
+    selling_days: int = 0  # days in the window with at least one sale: the rate's divisor
 
 
 def stock_report(db: sqlite_utils.Database, tz: ZoneInfo | str, today: date | None = None,
@@ -69,12 +81,15 @@ def stock_report(db: sqlite_utils.Database, tz: ZoneInfo | str, today: date | No
     sold = dict(db.conn.execute(
         "SELECT slot, COUNT(*) FROM sales WHERE day BETWEEN ? AND ? GROUP BY slot",
         (first, today.isoformat())))
+    (selling_days,) = db.conn.execute(
+        "SELECT COUNT(DISTINCT day) FROM sales WHERE day BETWEEN ? AND ?",
+        (first, today.isoformat())).fetchone()
     slots = []
     for sid, product, maker, stock, capacity, enabled, fault in db.conn.execute(
             "SELECT s.id, p.name, p.maker, s.stock, s.capacity, s.enabled, s.fault "
             "FROM slots s JOIN products p ON p.id = s.product ORDER BY s.id"):
         n = sold.get(sid, 0)
-        rate = n / window_days
+        rate = n / selling_days if selling_days else 0.0
         slots.append(SlotStock(sid, product, maker, stock, capacity, bool(enabled), fault, n,
                                rate, stock / rate if rate else None))
     slots.sort(key=lambda s: (s.days_left is None, s.days_left or 0.0, s.slot))
@@ -84,7 +99,7 @@ def stock_report(db: sqlite_utils.Database, tz: ZoneInfo | str, today: date | No
     found = [Restock(r.seq, local_time(r.ts, tz), r.fields["slot"], r.fields["before"],
                      r.fields["after"], str(r.fields.get("reason", "")),
                      str(r.fields.get("by", ""))) for r in rows]
-    return StockReport(slots, found, window_days, today, journal_stamp(db))
+    return StockReport(slots, found, window_days, today, journal_stamp(db), selling_days)
 
 
 def _days(value: float | None) -> str:
@@ -98,6 +113,7 @@ def render_stock(report: StockReport, fmt: Format) -> str:
     if fmt == "json":
         return json.dumps({
             "today": report.today.isoformat(), "window_days": report.window_days,
+            "selling_days": report.selling_days,
             "slots": [dict(zip(COLUMNS, r, strict=True)) for r in rows],
             "restocks": [r.__dict__ for r in report.restocks],
             "journal": report.stamp.as_dict(),
@@ -109,7 +125,8 @@ def render_stock(report: StockReport, fmt: Format) -> str:
     header = ["SLOT", "PRODUCT", "MAKER", "STOCK", "CAPACITY",
               f"SOLD {report.window_days}D", "PER DAY", "DAYS LEFT", "STATE"]
     out = table([f"Stock on {report.today}, soonest to run out first "
-                 f"(rate over the last {report.window_days} days)"],
+                 f"(rate per selling day: {report.selling_days} of the last "
+                 f"{report.window_days} days had sales)"],
                 header, cells, right={3, 4, 5, 6, 7})
     restocks = [[str(r.seq), r.when, r.slot, str(r.before), str(r.after),
                  f"{r.after - r.before:+d}", r.reason, r.by] for r in report.restocks]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from vendd.commands import Command, Fact, SetAccepting, Show
-from vendd.machine.state import CHANGER, DISPENSER, Mode, State
+from vendd.machine.state import BUTTONS, CHANGER, DISPENSER, Mode, State
 from vendd.machine.step import Out
 
 
@@ -18,7 +18,7 @@ def base_mode(state: State) -> Mode:
     if state.service_key:
         return Mode.SERVICE
     if (state.out_of_service or state.stopping or DISPENSER in state.faults
-            or not _can_take_money(state)):
+            or BUTTONS in state.faults or not _can_take_money(state)):
         return Mode.OUT_OF_SERVICE
     return Mode.CREDIT if state.credit > 0 or state.card_device else Mode.IDLE
 

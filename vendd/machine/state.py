@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 DISPENSER = "dispenser"
+BUTTONS = "buttons"  # with the buttons down a buyer could pay but neither choose nor cancel
 CHANGER = "changer"  # the device name a changer driver reports its faults under
 
 

@@ -67,6 +67,21 @@ class ReportRequest(Request):
         return self
 
 
+class ReplayRequest(Request):
+    """Republish journal rows `from`..`to` (the hub filling a gap in its replica)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    start: int = Field(alias="from", ge=1, strict=True)
+    end: int = Field(alias="to", ge=1, strict=True)
+
+    @model_validator(mode="after")
+    def _range(self) -> ReplayRequest:
+        if self.end < self.start:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
 MODELS: dict[str, type[Request]] = {
     "set_price": SetPriceRequest,
     "set_stock": SetStockRequest,
@@ -76,6 +91,7 @@ MODELS: dict[str, type[Request]] = {
     "back_in_service": Request,
     "report": ReportRequest,
     "ping": Request,
+    "replay": ReplayRequest,
 }
 # Read-only actions answer from the ledger and change nothing: no signature needed.
 READ_ONLY = frozenset(MODELS) - set(CHANGE_ACTIONS)

@@ -35,6 +35,7 @@ from vendd.ledger import JournalRow
 from vendd.ledger.db import connect
 from vendd.ledger.journal import canonical
 from vendd.telemetry.client import Topics
+from vendd.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +103,14 @@ def save_acked(db: sqlite_utils.Database, seq: int, name: str = RELAY_NAME) -> N
     )
 
 
-class Relay:
+class Relay(Worker):
+    backoff_start_s = RESTART_MIN_S
+    backoff_max_s = RESTART_MAX_S
+
     def __init__(self, ledger_path: str | Path, client: paho.Client, topics: Topics,
                  connected: threading.Event, *, window: int = 4000, batch: int = 1000,
                  save_interval_s: float = 0.25, name: str = RELAY_NAME) -> None:
+        super().__init__("mqtt-relay")
         if not 1 <= window < 65535:
             raise ValueError("window must be between 1 and 65534 (MQTT packet ids)")
         self._path = Path(ledger_path)
@@ -119,8 +124,6 @@ class Relay:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._woken = threading.Event()
         self._stop_deadline: float | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
         self.ready = threading.Event()
         self._progress = threading.Condition()
         # Called on the relay thread; they must not block (the daemon posts to the controller).
@@ -138,16 +141,9 @@ class Relay:
         self._retry_at: float | None = None
         self._retry_backoff = RETRY_MIN_S
         self._refused: set[int] = set()  # refused seqs not acknowledged since
-        self._restart_backoff = RESTART_MIN_S
         self._faulted = False  # a fault was reported and rows have not flowed since
 
     # --- other threads ------------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """New journal rows exist (controller thread, after each step): enqueue and return."""
-        if not self._woken.is_set():
-            self._woken.set()
-            self._queue.put(_WAKE)
 
     def acked(self, mid: int, ok: bool = True) -> None:
         """paho's on_publish (under paho's lock): enqueue and return. `ok` False: the broker
@@ -168,33 +164,34 @@ class Relay:
             return self._progress.wait_for(lambda: self._acked >= seq, timeout)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-relay", daemon=True)
-        self._thread.start()
+        self.start_worker()
 
     def stop(self, drain_s: float = 2.0) -> None:
         """Stop after publishing what is journaled, waiting for acks up to `drain_s`."""
         self._stop_deadline = time.monotonic() + drain_s
-        self._stopped.set()
-        self._queue.put(_WAKE)
-        if self._thread is not None:
-            self._thread.join(drain_s + 5)
+        self._stopping.set()
+        self.stop_worker(drain_s + 5)
+
+    def wake(self) -> None:
+        """New journal rows exist (controller thread, after each step), or stop: enqueue and
+        return."""
+        if not self._woken.is_set() or self.stopping:
+            self._woken.set()
+            self._queue.put(_WAKE)
 
     # --- the relay thread ---------------------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            try:
-                self._serve()
-                return
-            except Exception as exc:  # the thread boundary: the feed must not end silently
-                log.exception("the relay failed; it starts again in %.0f s",
-                              self._restart_backoff)
-                self._report("relay_error", f"{type(exc).__name__}: {exc}")
-            finally:
-                self.ready.set()
-            if self._stopped.wait(self._restart_backoff):
-                return
-            self._restart_backoff = min(self._restart_backoff * 2, RESTART_MAX_S)
+    def turn(self) -> bool:
+        """Serve until stopped: returns only then. Any exception is the Worker's: reported as
+        `relay_error`, and serving starts again from the stored position after a back-off."""
+        try:
+            self._serve()
+        finally:
+            self.ready.set()
+        return True
+
+    def report_bug(self, detail: str) -> None:
+        self._report("relay_error", detail)
 
     def _serve(self) -> None:
         """Publish from the stored position until stopped. Raises on any failure (the ledger
@@ -309,7 +306,7 @@ class Relay:
         log.info("the broker acknowledges the feed again")
         self._faulted = False
         self._retry_backoff = RETRY_MIN_S
-        self._restart_backoff = RESTART_MIN_S
+        self.reset_backoff()
         self.on_recovered()
 
     def _take(self, block: bool) -> None:

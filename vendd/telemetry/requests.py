@@ -32,11 +32,11 @@ reply and publishes the answer."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -58,6 +58,7 @@ from vendd.telemetry import gate
 from vendd.telemetry.actions import (
     MODELS,
     READ_ONLY,
+    ReplayRequest,
     ReportRequest,
     Request,
     sales_report,
@@ -67,7 +68,9 @@ from vendd.telemetry.actions import (
 from vendd.telemetry.client import Topics
 from vendd.telemetry.freshness import Freshness
 from vendd.telemetry.memory import RequestMemory
+from vendd.telemetry.replay import Replayer
 from vendd.telemetry.signing import Refused, Signed, parse_public_key, verify_request
+from vendd.worker import FaultLatch, Post, Worker
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +98,10 @@ def expiry_of(message: paho.MQTTMessage) -> int | None:
     return int(value) if value is not None else None
 
 
-class Requests:
+class Requests(Worker):
     def __init__(self, config: Config, client: paho.Client, topics: Topics,
-                 submit: Callable[[AdminEvent], Future[Reply]]) -> None:
+                 submit: Callable[[AdminEvent], Future[Reply]], *, device: str = "mqtt") -> None:
+        super().__init__("mqtt-requests", [FaultLatch(device)])
         self._config = config
         self._enabled = config.mqtt.requests
         self._client = client
@@ -106,13 +110,13 @@ class Requests:
         self._keys = {c.id: parse_public_key(c.public_key) for c in self._enabled.coordinators}
         self._freshness = Freshness(self._enabled.max_age_s, self._enabled.trust_clock)
         self._memory = RequestMemory(config.ledger.path)
+        self._refreshed = False
         # Sent to the controller but not (yet) seen in the journal: a reply that timed out.
         self._claimed: dict[str, int] = {}
         self._claimed_ids: set[str] = set()
         self._queue: queue.Queue[Incoming | None] = queue.Queue(maxsize=100)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._db: sqlite_utils.Database | None = None
+        self.replayer: Replayer | None = None  # set when `replay` is switched on
         # Called on the worker thread (must not block): a request failed on a bug.
         self.on_fault: Callable[[str, str], None] = lambda code, detail: None
 
@@ -133,37 +137,52 @@ class Requests:
             log.warning("too many coordinator requests at once: dropped one for %s",
                         gate.safe_text(action, 32))
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-requests", daemon=True)
-        self._thread.start()
+    def start(self, post: Post | None = None) -> None:
+        """`post`: where a bug in the thread is reported (the controller's queue)."""
+        self.start_worker(post)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(REPLY_TIMEOUT_S + 1)
+        self.stop_worker(REPLY_TIMEOUT_S + 1)
 
-    def _run(self) -> None:
-        try:
-            self._memory.refresh()  # the one full read of the journal's request rows, up front
-        except (LedgerError, sqlite3.Error) as exc:
-            log.error("requests cannot read the journal yet: %s", exc)  # retried per request
-        while (item := self._queue.get()) is not None:
-            if item.retained and not item.size:
-                continue  # a retained request being cleared: nothing was asked
-            response = self._safe_answer(item)
-            name = gate.safe_text(item.action, 32)
-            if response["ok"]:
-                log.info("request %s %s: ok%s", name, response.get("request_id"),
-                         " (answered from the journal)" if response.get("duplicate") else "")
-            else:
-                log.info("request %s %s refused: %s [%s]", name, response.get("request_id"),
-                         response["error"], gate.summary(item.payload, item.size))
-            body = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
-            self._client.publish(self._topics.response(item.action), body, qos=1)
+    # --- the thread: a Worker (a bug outside one request's answer is a journaled fault) ------
+
+    def wake(self) -> None:
+        with contextlib.suppress(queue.Full):  # full: the thread is busy and sees the stop
+            self._queue.put_nowait(None)
+
+    def turn(self) -> bool:
+        if not self._refreshed:
+            self._refreshed = True
+            try:
+                self._memory.refresh()  # the one full read of the journal's request rows
+            except (LedgerError, sqlite3.Error) as exc:
+                log.error("requests cannot read the journal yet: %s", exc)  # retried per request
+        item = self._queue.get()
+        if item is None or (item.retained and not item.size):
+            return True  # a stop, or a retained request being cleared: nothing was asked
+        response = self._safe_answer(item)
+        name = gate.safe_text(item.action, 32)
+        if response["ok"]:
+            log.info("request %s %s: ok%s", name, response.get("request_id"),
+                     " (answered from the journal)" if response.get("duplicate") else "")
+        else:
+            log.info("request %s %s refused: %s [%s]", name, response.get("request_id"),
+                     response["error"], gate.summary(item.payload, item.size))
+        body = json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+        self._client.publish(self._topics.response(item.action), body, qos=1)
+        return True
+
+    def go_safe(self) -> None:
+        self._close_db()  # opened again on the next request
+
+    def finish(self) -> None:
         self._memory.close()
+        self._close_db()
+
+    def _close_db(self) -> None:
         if self._db is not None:
             self._db.close()
+            self._db = None
 
     def _safe_answer(self, item: Incoming) -> dict[str, Any]:
         if item.size > MAX_PAYLOAD:
@@ -217,6 +236,10 @@ class Requests:
         if action in READ_ONLY:
             if isinstance(request, ReportRequest):
                 return self._report(request)
+            if isinstance(request, ReplayRequest):
+                if self.replayer is None:
+                    raise gate.Bad("replay is not available on this machine")
+                return self.replayer.answer(request)
             return self._ping(rid)
         assert signed is not None
         return self._change(action, request, signed, expiry_s)

@@ -22,6 +22,7 @@ from vendd.errors import LedgerError
 from vendd.ledger.db import connect
 from vendd.machine import State
 from vendd.telemetry.client import Topics
+from vendd.worker import FaultLatch, Post, Worker
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,11 @@ def sales_on(db: sqlite_utils.Database, day: str) -> dict[str, int]:
     return {"count": int(count), "total": int(total)}
 
 
-class StatePublisher:
+class StatePublisher(Worker):
     def __init__(self, client: paho.Client, topics: Topics, connected: threading.Event,
-                 ledger_path: str | Path, tz: str, *, min_interval_s: float = 0.5) -> None:
+                 ledger_path: str | Path, tz: str, *, min_interval_s: float = 0.5,
+                 device: str = "mqtt") -> None:
+        super().__init__("mqtt-state", [FaultLatch(device)])
         self._client = client
         self._topics = topics
         self._connected = connected
@@ -73,10 +76,10 @@ class StatePublisher:
         self._min_interval_s = min_interval_s
         self._latest: State | None = None
         self._changed = threading.Event()
-        self._stopping = threading.Event()
         self._force = False
         self._last_payload: bytes | None = None
-        self._thread: threading.Thread | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._opened = False
 
     def update(self, state: State) -> None:
         """Controller thread: remember the newest state and return."""
@@ -88,34 +91,44 @@ class StatePublisher:
         self._force = True
         self._changed.set()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="mqtt-state", daemon=True)
-        self._thread.start()
+    def start(self, post: Post | None = None) -> None:
+        """`post`: where a bug in the thread is reported (the controller's queue)."""
+        self.start_worker(post)
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._changed.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self.stop_worker(5)
 
-    def _run(self) -> None:
-        db: sqlite_utils.Database | None
+    # --- the thread ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._changed.set()
+
+    def turn(self) -> bool:
+        if not self._opened:
+            self._opened = True
+            try:
+                self._db = connect(self._path, readonly=True)
+            except LedgerError as exc:
+                log.warning("state snapshots go without today's sales: %s", exc)
+        self._changed.wait()
+        self._changed.clear()
+        if not self.stopping:
+            self._publish(self._db)
+            # Coalesce: changes during this pause go out together in the next snapshot.
+            self.pause(self._min_interval_s)
+        return True
+
+    def go_safe(self) -> None:
+        self._force = True  # whatever went out half-made is replaced by the next snapshot
+        self._changed.set()
+
+    def finish(self) -> None:
         try:
-            db = connect(self._path, readonly=True)
-        except LedgerError as exc:
-            log.warning("state snapshots go without today's sales: %s", exc)
-            db = None
-        try:
-            while not self._stopping.is_set():
-                self._changed.wait()
-                self._changed.clear()
-                self._publish(db)
-                # Coalesce: changes during this pause go out together in the next snapshot.
-                self._stopping.wait(self._min_interval_s)
-            self._publish(db)
+            self._publish(self._db)
         finally:
-            if db is not None:
-                db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def _publish(self, db: sqlite_utils.Database | None) -> None:
         state = self._latest

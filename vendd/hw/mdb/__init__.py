@@ -5,16 +5,23 @@ polls the devices in turn; `changer`, `bills` and `cashless` are the drivers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from vendd.config import Config
-    from vendd.hw.factory import Devices
+    from vendd.hw.mdb.bills import MdbBillValidator
+    from vendd.hw.mdb.cashless import MdbCashless
+    from vendd.hw.mdb.changer import MdbChanger
 
 
-def add_mdb_devices(devices: Devices, config: Config) -> None:
-    """Build the configured MDB devices on one bus and add them to `devices`: the changer
-    is both an acceptor (coins in) and the changer (change out)."""
+class MdbDevices(NamedTuple):
+    changer: MdbChanger | None
+    bill_validator: MdbBillValidator | None
+    card_reader: MdbCashless | None
+
+
+def build_mdb_devices(config: Config) -> MdbDevices:
+    """The configured MDB devices, all on one bus (the factory decides where each goes)."""
     from vendd.hw.mdb.bills import MdbBillValidator
     from vendd.hw.mdb.bus import MdbBus
     from vendd.hw.mdb.cashless import MdbCashless
@@ -24,12 +31,11 @@ def add_mdb_devices(devices: Devices, config: Config) -> None:
     assert mdb is not None
     bus = MdbBus(mdb)
     decimals = config.machine.decimals
+    changer = bills = reader = None
     if mdb.changer is not None and mdb.changer.enabled:
         changer = MdbChanger("changer", bus, mdb.changer, decimals)
-        devices.acceptors.append(changer)
-        devices.changer = changer
     if mdb.bill_validator is not None and mdb.bill_validator.enabled:
-        devices.acceptors.append(MdbBillValidator("bill_validator", bus, mdb.bill_validator,
-                                                  decimals))
+        bills = MdbBillValidator("bill_validator", bus, mdb.bill_validator, decimals)
     if mdb.cashless is not None and mdb.cashless.enabled:
-        devices.card_reader = MdbCashless("card_reader", bus, mdb.cashless, decimals)
+        reader = MdbCashless("card_reader", bus, mdb.cashless, decimals)
+    return MdbDevices(changer, bills, reader)

@@ -3,7 +3,12 @@ controller asked for (enable, pay out, vend, escrow) and polls. The controller's
 flags and wake the thread; they never touch the wire.
 
 `MdbDevice` is the part the three drivers share: the init state (offline -> reset -> ready),
-the non-response timer (offline after the device's own non-response time), fault reporting."""
+the non-response timer (offline after the device's own non-response time), fault reporting.
+
+The bus is a `Worker`: an unexpected exception in any device's turn (a KeyError in a payload
+handler) faults every device on the bus, since none of them is polled while the loop is down:
+each one's intake is disabled, the link closed, a blocking fault journaled for each, and the
+bus starts again with back-off; the devices take money again after a clean round."""
 
 from __future__ import annotations
 
@@ -14,16 +19,16 @@ from enum import StrEnum
 
 from vendd.config import MdbConfig
 from vendd.errors import DeviceError, ProtocolError
-from vendd.events import DeviceFault, DeviceRecovered, Event
+from vendd.events import DeviceFault, Event
 from vendd.hw.base import Post
 from vendd.hw.mdb.codec import Answer
 from vendd.hw.mdb.links import Link, LinkDown, NoResponseError, make_link
+from vendd.worker import FaultLatch, Worker
 
 log = logging.getLogger(__name__)
 
-BACKOFF_START_S = 0.1
-BACKOFF_MAX_S = 2.0
 RESET_WAIT_S = 1.0  # after RESET, poll this long for "just reset" before configuring anyway
+HELD_POLLS = 8  # POLLs before RESET to empty a device of what it still holds
 
 
 class Phase(StrEnum):
@@ -50,14 +55,15 @@ class MdbDevice:
         self.phase = Phase.OFFLINE
         self._last_answer = time.monotonic()
         self._reset_at = 0.0
-        self._fault: str | None = None
+        self.latch = FaultLatch(name, ready=lambda: self.phase is Phase.READY
+                                and not self.fault_persists())
         self.protocol_errors = 0
         self.resets = 0
 
     # --- Device protocol (controller thread) ------------------------------------------------
 
     def start(self, post: Post) -> None:
-        self._post = post
+        self._post = self.latch.post = post
         self.bus.attach(self)
 
     def stop(self) -> None:
@@ -74,13 +80,14 @@ class MdbDevice:
     def turn(self) -> None:
         try:
             if self.phase is Phase.OFFLINE:
+                self.take_held()  # RESET wipes what the device still holds: that is money
                 self.send(0)  # RESET
                 self.phase, self._reset_at = Phase.RESETTING, time.monotonic()
             if self.phase is Phase.RESETTING:
                 self._await_reset()
             if self.phase is Phase.READY:
                 self.work()
-            self._clear_fault()
+            self.latch.clear()
         except NoResponseError as exc:
             silent = time.monotonic() - self._last_answer
             log.debug("%s: %s (silent %.2fs)", self.name, exc, silent)
@@ -116,6 +123,20 @@ class MdbDevice:
     def answer_says_reset(self, answer: Answer) -> bool:
         raise NotImplementedError
 
+    def take_held(self) -> None:
+        """Before RESET: take what the device still holds (POLL data never ACKed, a bill in
+        escrow). Data the controller ACKed the device forgets, so only that is safe to lose."""
+
+    def held_items(self) -> list[bytes]:
+        """POLL until the device has nothing more to report (bounded); the raw answers."""
+        out = []
+        for _ in range(HELD_POLLS):
+            answer = self.send(self.poll_command)
+            if answer.kind != "data" or not answer.data:
+                break
+            out.append(answer.data)
+        return out
+
     def configure(self) -> None:
         """After a reset: SETUP and friends."""
         raise NotImplementedError
@@ -130,52 +151,45 @@ class MdbDevice:
     # --- faults -----------------------------------------------------------------------------
 
     def raise_fault(self, code: str, detail: str) -> None:
-        if self._fault == code:
-            return
-        self._fault = code
-        log.error("%s: %s: %s", self.name, code, detail)
-        self._post(DeviceFault(self.name, code, detail, blocking=True))
+        self.latch.raise_(code, detail)
 
     def fault_persists(self) -> bool:
         """True while a condition behind the current fault lasts (a full stacker)."""
         return False
 
-    def _clear_fault(self) -> None:
-        if self._fault is None or self.phase is not Phase.READY or self.fault_persists():
-            return
-        log.info("%s: recovered from %s", self.name, self._fault)
-        self._fault = None
-        self._post(DeviceRecovered(self.name))
+    @property
+    def intake_allowed(self) -> bool:
+        """False while a bug in the bus loop stands: the device takes no money."""
+        return not self.bus.faulted
 
 
-class MdbBus:
+class MdbBus(Worker):
     """The one thread and the link. Devices attach in `start()` and detach in `stop()`."""
 
     def __init__(self, config: MdbConfig, link: Link | None = None) -> None:
+        super().__init__("mdb-bus")
         self.config = config
         self.link = link or make_link(config)
         self.devices: list[MdbDevice] = []
         self._leaving: set[MdbDevice] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._first_round = threading.Event()
         self.rounds = 0
+
+    def fault_latches(self) -> list[FaultLatch]:
+        return [device.latch for device in self._snapshot()]
 
     def attach(self, device: MdbDevice) -> None:
         with self._lock:
             if device in self.devices:
                 return
             self.devices.append(device)
-            start = self._thread is None
+            start = not self.running
             if start:
-                self._stopping.clear()
                 self._first_round.clear()
-                self._thread = threading.Thread(target=self._run, name="mdb-bus", daemon=True)
         if start:
-            assert self._thread is not None
-            self._thread.start()
+            self.start_worker()
         self._first_round.wait(timeout=5.0)
 
     def detach(self, device: MdbDevice) -> None:
@@ -183,10 +197,9 @@ class MdbBus:
             if device not in self.devices:
                 return
             self._leaving.add(device)
-            thread = self._thread
         self.wake()
         deadline = time.monotonic() + 5.0
-        while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+        while self.running and time.monotonic() < deadline:
             with self._lock:
                 if device not in self.devices:
                     break
@@ -196,42 +209,50 @@ class MdbBus:
                 self.devices.remove(device)
                 self._leaving.discard(device)
             last = not self.devices
-            thread = self._thread if last else None
-            if last:
-                self._thread = None
-                self._stopping.set()
-        if thread is not None:
-            self.wake()
-            thread.join(timeout=5.0)
+        if last:
+            self.stop_worker()
 
     def wake(self) -> None:
         self._wake.set()
 
     # --- the thread -------------------------------------------------------------------------
 
-    def _run(self) -> None:
-        backoff = BACKOFF_START_S
-        interval = self.config.poll_interval_ms / 1000
-        while not self._stopping.is_set():
-            if not self.link.is_open and not self._open():
-                self._first_round.set()
-                self._wake.wait(backoff)
-                self._wake.clear()
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
-                continue
-            backoff = BACKOFF_START_S
-            started = time.monotonic()
-            self._round()
-            self.rounds += 1
+    def turn(self) -> bool:
+        if not self.link.is_open and not self._open():
             self._first_round.set()
-            self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
-            self._wake.clear()
+            return False
+        started = time.monotonic()
+        self._round()
+        self.rounds += 1
+        self._first_round.set()
+        interval = self.config.poll_interval_ms / 1000
+        self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
+        self._wake.clear()
+        return True
+
+    def go_safe(self) -> None:
+        """After a bug: every device stops taking money (best effort), the link is closed,
+        and each device is set up again, intake disabled, once the link reopens."""
+        try:
+            for device in self._snapshot():
+                try:
+                    if device.phase is Phase.READY and self.link.is_open:
+                        device.shutdown()
+                except DeviceError as exc:
+                    log.info("%s: could not disable after the fault: %s", device.name, exc)
+        finally:
+            self.link.close()
+            for device in self._snapshot():
+                device.went_offline()
+
+    def finish(self) -> None:
         self.link.close()
 
     def _open(self) -> bool:
+        # No bus reset here: it would wipe what the devices still hold (coins, a stacked bill)
+        # before we could read it. Each device is POLLed, then RESET on its own.
         try:
             self.link.open()
-            self.link.reset_bus()
         except LinkDown as exc:
             log.debug("MDB: %s", exc)
             self._link_lost(exc)

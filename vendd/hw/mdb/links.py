@@ -20,7 +20,7 @@ import logging
 import termios
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import serial
 
@@ -28,12 +28,11 @@ from vendd.config import MdbConfig
 from vendd.errors import DeviceError, ProtocolError
 from vendd.hw.mdb import codec
 from vendd.hw.mdb.codec import Answer, ChecksumError, Word
+from vendd.hw.serial import NoResponseError, SerialLike, open_serial, retry
+
+__all__ = ["Link", "LinkDown", "NoResponseError", "make_link"]
 
 log = logging.getLogger(__name__)
-
-
-class NoResponseError(DeviceError):
-    """A device gave no good answer within the retry budget."""
 
 
 class LinkDown(DeviceError):
@@ -44,24 +43,7 @@ class _Silence(DeviceError):
     """One answer did not come (in time)."""
 
 
-class SerialLike(Protocol):
-    timeout: float | None
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes) -> int | None: ...
-
-    def flush(self) -> None: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    @property
-    def in_waiting(self) -> int: ...
-
-
-Opener = Callable[[], Any]
+Opener = Callable[[], SerialLike]
 
 
 class Link:
@@ -72,6 +54,7 @@ class Link:
     def __init__(self, config: MdbConfig, opener: Opener | None = None) -> None:
         self.config = config
         self._opener = opener
+        # A SerialLike, plus the line controls the UART and bridge links use (parity, break).
         self.ser: Any = None
         # Counters for the logs, the self-test and the tests.
         self.timeouts = 0
@@ -91,11 +74,8 @@ class Link:
             if self._opener is not None:
                 self.ser = self._opener()
             else:
-                kwargs: dict[str, Any] = {"baudrate": self.baud,
-                                          "timeout": self.config.response_timeout_ms / 1000}
-                if "://" not in self.config.port:
-                    kwargs["exclusive"] = True
-                self.ser = serial.serial_for_url(self.config.port, **kwargs)
+                self.ser = open_serial(self.config.port, self.baud,
+                                       self.config.response_timeout_ms / 1000)
             self._setup()
         except (OSError, ValueError, termios.error) as exc:
             self.ser = None
@@ -133,20 +113,19 @@ class Link:
         timeout = timeout_s if timeout_s is not None else self.config.response_timeout_ms / 1000
         budget = self.config.retries if retries is None else retries
         words = codec.command_words(address_byte, data)
-        last: DeviceError | None = None
-        for _ in range(budget + 1):
-            try:
-                return self._attempt(words, timeout)
-            except _Silence as exc:
+
+        def counted(exc: DeviceError) -> None:
+            if isinstance(exc, _Silence):
                 self.timeouts += 1
-                last = exc
-            except ProtocolError as exc:
+            else:
                 self.protocol_errors += 1
-                last = exc
-            except (OSError, termios.error) as exc:
-                self.close()
-                raise LinkDown(f"{self.config.port}: {exc}") from exc
-        raise NoResponseError(f"{address_byte:02X}: {last}") from last
+
+        try:
+            return retry(lambda: self._attempt(words, timeout), budget, f"{address_byte:02X}",
+                         retry_on=(_Silence, ProtocolError), on_retry=counted)
+        except (OSError, termios.error) as exc:
+            self.close()
+            raise LinkDown(f"{self.config.port}: {exc}") from exc
 
     def _attempt(self, words: list[Word], timeout: float) -> Answer:
         self._drop_input()

@@ -1,0 +1,336 @@
+"""The hub's MQTT side: every machine's journal rows, status and state in; replay requests out.
+
+- Subscribes (MQTT v5, persistent session: a stable client id, clean_start off and a
+  SessionExpiryInterval) to `<p>/+/event/#` at QoS 1, shared as `$share/<group>/<p>/+/event/#`
+  when several workers split the stream, plus `<p>/+/status`, `<p>/+/state` and
+  `<p>/+/response/replay`, which every worker follows unshared (a broker hands a retained
+  message to every member of a share group anyway).
+- Acknowledges a message only after the batch holding it is committed (paho's manual acks):
+  a hub killed at any moment loses nothing, the broker delivers the unacknowledged rows again
+  and the store takes each `(machine, seq)` once.
+- paho's thread only queues raw messages; one writer thread parses, stores in batches, moves
+  the verified heads (store.add_rows), acknowledges, and asks machines for missing rows
+  (gaps.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from vendd.errors import TelemetryError
+from vendd.hub.config import HubConfig
+from vendd.hub.gaps import GapKeeper
+from vendd.hub.store import RowIn, Store, StoreError
+from vendd.ledger.journal import canonical
+from vendd.telemetry.client import connect_properties, make_client
+
+log = logging.getLogger(__name__)
+
+BATCH = 5000  # messages per transaction at most
+LINGER_S = 0.02  # how long a batch waits for more messages once one came
+RETRY_S = 2.0  # a failed write is tried again after this (nothing is acked meanwhile)
+REPORT_S = 5.0  # how often the counters are logged while they change
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Counters:
+    messages: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    alarms: int = 0
+    replays_asked: int = 0
+    last_error: str = ""
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+# The relay's own layout (telemetry.relay.raw_payload): read without decoding the fields,
+# whose text is what the hash covers and what the store keeps.
+_LAYOUT = re.compile(
+    rb'^\{"seq":([1-9][0-9]{0,17}),"ts":"([0-9T:.+-]{10,40})","kind":"([a-z_]{1,40})",'
+    rb'"machine":"[^"\\]*","fields":(\{.*\}),"hash":"([0-9a-f]{64})"\}$', re.S)
+
+
+def parse_row(machine: str, payload: bytes) -> RowIn:
+    """A feed row; ValueError when it is not one (the relay's payload, see telemetry.relay)."""
+    fast = _LAYOUT.match(payload)
+    if fast is not None:
+        seq, ts, kind, fields, hash_ = fast.groups()
+        return RowIn(machine, int(seq), ts.decode(), kind.decode(), fields.decode("utf-8"),
+                     hash_.decode())
+    body = json.loads(payload)
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    seq, ts, kind, fields, hash_ = (body.get(k) for k in ("seq", "ts", "kind", "fields", "hash"))
+    if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1):
+        raise ValueError(f"bad seq {seq!r}")
+    if not (isinstance(ts, str) and isinstance(kind, str) and isinstance(fields, dict)):
+        raise ValueError("ts, kind and fields are missing or of the wrong type")
+    if not (isinstance(hash_, str) and _HASH.match(hash_)):
+        raise ValueError("bad hash")
+    # Laid out otherwise: the fields in the canonical text the machine hashed.
+    return RowIn(machine, seq, ts, kind, canonical(fields), hash_)
+
+
+class Ingest:
+    """A component of `hub run` / `hub ingest`: start() returns at once, stop() drains."""
+
+    name = "ingest"
+
+    def __init__(self, config: HubConfig, store: Store, *, worker: str | None = None,
+                 batch: int = BATCH, linger_s: float = LINGER_S) -> None:
+        self.config = config
+        self.store = store
+        mq = config.mqtt
+        self.prefix = mq.prefix.rstrip("/")
+        self.client_id = mq.client_id + (f"-{worker}" if worker else "")
+        self.batch = batch
+        self.linger_s = linger_s
+        self.counters = Counters()
+        self.connected = threading.Event()
+        self._inbox: queue.SimpleQueue[paho.MQTTMessage | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._online: dict[str, str] = {}
+        # request_id -> (machine, the head the hub had verified when it asked): an answer
+        # whose head is below that proves the machine's journal went backwards.
+        self._asked: dict[str, tuple[str, int]] = {}
+        self._catch_up = threading.Event()
+        self._reported: tuple[int, int] = (0, 0)
+        self._reported_at = 0.0
+        try:
+            self.client = make_client(mq.client_config(), self.client_id)
+        except TelemetryError as exc:
+            raise TelemetryError(f"hub mqtt: {exc}") from exc
+        self.client.manual_ack_set(True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.gaps = GapKeeper(config.gaps, store, self.request_replay)
+
+    # --- topics --------------------------------------------------------------------------
+
+    @property
+    def event_filter(self) -> str:
+        base = f"{self.prefix}/+/event/#"
+        group = self.config.mqtt.share_group
+        return f"$share/{group}/{base}" if group else base
+
+    def follow_filters(self) -> list[str]:
+        return [f"{self.prefix}/+/status", f"{self.prefix}/+/state",
+                f"{self.prefix}/+/response/replay"]
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        mq = self.config.mqtt
+        props = connect_properties(mq.session_expiry_s)
+        props.ReceiveMaximum = 65535  # as many unacked rows in flight as the broker allows
+        try:
+            self.client.connect_async(mq.host, mq.port, mq.keepalive_s, clean_start=False,
+                                      properties=props)
+        except ValueError as exc:
+            raise TelemetryError(f"hub mqtt: cannot connect to {mq.host}: {exc}") from exc
+        self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
+        self._thread.start()
+        self.client.loop_start()
+        log.info("ingest %s: following %s on %s:%d", self.client_id, self.event_filter,
+                 mq.host, mq.port)
+
+    def stop(self) -> None:
+        """Store and acknowledge what came in, then leave (the session stays: what arrives
+        meanwhile is delivered to the next start)."""
+        self._stopping.set()
+        self._inbox.put(None)
+        if self._thread is not None:
+            self._thread.join(30)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._report(force=True)
+
+    def _report(self, force: bool = False) -> None:
+        c = self.counters
+        now = time.monotonic()
+        if not force and ((c.messages, c.rows) == self._reported
+                          or now - self._reported_at < REPORT_S):
+            return
+        self._reported, self._reported_at = (c.messages, c.rows), now
+        log.info("ingest %s: %d messages, %d new rows, %d duplicates, %d malformed, "
+                 "%d alarms, %d replays asked", self.client_id, c.messages, c.rows,
+                 c.duplicates, c.malformed, c.alarms, c.replays_asked)
+
+    # --- paho's thread -------------------------------------------------------------------
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                    props: Properties | None) -> None:
+        if rc.is_failure:
+            log.error("the broker refused the hub: %s", rc)
+            self.counters.last_error = f"broker refused the connection: {rc}"
+            return
+        log.info("hub connected (session present: %s)", getattr(flags, "session_present", None))
+        client.subscribe([(self.event_filter, 1), *((f, 1) for f in self.follow_filters())])
+        self.connected.set()
+        self._catch_up.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
+                       props: Properties | None) -> None:
+        if self.connected.is_set() and not self._stopping.is_set():
+            log.warning("hub lost the broker (%s); reconnecting", rc)
+        self.connected.clear()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self._inbox.put(msg)
+
+    # --- the writer thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if not self._serve():
+                    return
+            except Exception as exc:  # the thread boundary: ingest must not end silently
+                log.exception("hub ingest failed; starting again")
+                self.counters.last_error = f"{type(exc).__name__}: {exc}"
+            if self._stopping.wait(RETRY_S):
+                return
+
+    def _serve(self) -> bool:
+        """Returns False when stopped; raises on a bug (restarted by _run)."""
+        pending: list[paho.MQTTMessage] = []
+        while True:
+            stop = self._collect(pending)
+            if pending:
+                try:
+                    self._write(pending)
+                except StoreError as exc:
+                    # Nothing is acked: the same messages are written again after a pause.
+                    log.error("hub cannot write: %s (retrying)", exc)
+                    self.counters.last_error = str(exc)
+                    if self._stopping.wait(RETRY_S):
+                        return False
+                    continue
+                for msg in pending:
+                    if msg.qos:
+                        self.client.ack(msg.mid, msg.qos)
+                pending = []
+            if stop:
+                return False
+            self._housekeeping()
+
+    def _collect(self, pending: list[paho.MQTTMessage]) -> bool:
+        """Fill `pending` with up to a batch; True when stop() was called."""
+        try:
+            msg = self._inbox.get(timeout=0.5)
+        except queue.Empty:
+            return self._stopping.is_set()
+        deadline = time.monotonic() + self.linger_s
+        while True:
+            if msg is None:
+                return True
+            pending.append(msg)
+            if len(pending) >= self.batch:
+                return False
+            try:
+                msg = self._inbox.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                try:
+                    msg = self._inbox.get(timeout=left)
+                except queue.Empty:
+                    return False
+
+    def _write(self, messages: list[paho.MQTTMessage]) -> None:
+        rows: list[RowIn] = []
+        statuses: dict[str, str] = {}
+        states: dict[str, str] = {}
+        heads: dict[str, tuple[int, int | None]] = {}
+        plen = len(self.prefix) + 1
+        for msg in messages:
+            topic = msg.topic
+            machine, _, rel = topic[plen:].partition("/")
+            try:
+                if rel.startswith("event/"):
+                    rows.append(parse_row(machine, bytes(msg.payload)))
+                elif rel == "status":
+                    statuses[machine] = msg.payload.decode("utf-8", "replace")[:16]
+                elif rel == "state":
+                    states[machine] = msg.payload.decode("utf-8")
+                elif rel == "response/replay":
+                    self._replay_answer(machine, bytes(msg.payload), heads)
+            except (ValueError, UnicodeDecodeError) as exc:
+                self.counters.malformed += 1
+                log.warning("unreadable message on %s: %s", topic, exc)
+        self.counters.messages += len(messages)
+        if rows:
+            result = self.store.add_rows(rows)
+            self.counters.rows += result.inserted
+            self.counters.duplicates += result.duplicates
+            self.counters.alarms += len(result.alarms)
+        for machine, status in statuses.items():
+            self.store.set_status(machine, status)
+            if status == "online" and self._online.get(machine) != "online":
+                self._ask_catch_up(machine)
+            self._online[machine] = status
+        for machine, state in states.items():
+            self.store.set_state(machine, state)
+        for machine, (head, ours) in heads.items():
+            if self.store.machine_reports_head(machine, head, ours):
+                self.counters.alarms += 1
+
+    def _replay_answer(self, machine: str, payload: bytes,
+                       heads: dict[str, tuple[int, int | None]]) -> None:
+        body = json.loads(payload)
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        head = body.get("head")
+        asked = self._asked.pop(str(body.get("request_id")), None)
+        if body.get("ok") and isinstance(head, int) and not isinstance(head, bool):
+            ours = asked[1] if asked is not None and asked[0] == machine else None
+            heads[machine] = (head, ours)
+        elif not body.get("ok"):
+            log.info("%s: replay %s refused: %s", machine, body.get("request_id"),
+                     body.get("error"))
+
+    def _housekeeping(self) -> None:
+        if self._catch_up.is_set() and self.connected.is_set():
+            self._catch_up.clear()
+            for m in self.store.machines():
+                self._ask_catch_up(m.id)
+        self.gaps.tick(time.time())
+        self._report()
+
+    def _ask_catch_up(self, machine: str) -> None:
+        """Rows the machine journaled after the last one the hub holds: a hub that was away
+        longer than its session would otherwise not know they exist until the next sale."""
+        m = self.store.machine(machine)
+        head = m.head_seq if m else 0
+        self.request_replay(machine, head + 1, head + self.config.gaps.max_rows)
+
+    def request_replay(self, machine: str, first: int, last: int) -> None:
+        rid = f"hub-{uuid.uuid4().hex[:12]}"
+        m = self.store.machine(machine)
+        if len(self._asked) > 10_000:  # answers that never came
+            self._asked.clear()
+        self._asked[rid] = (machine, m.head_seq if m else 0)
+        body = json.dumps({"request_id": rid, "from": first, "to": last})
+        props = Properties(PacketTypes.PUBLISH)
+        props.MessageExpiryInterval = 60  # a request nobody took in time is stale
+        self.client.publish(f"{self.prefix}/{machine}/request/replay", body, qos=1,
+                            properties=props)
+        self.counters.replays_asked += 1
+        log.info("%s: asked for rows %d..%d", machine, first, last)
