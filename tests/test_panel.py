@@ -51,6 +51,8 @@ def test_panel_restock_then_purchase(panel: Panel) -> None:
     panel.feed("a1")
     wait_for(lambda: sim.state.slots["A1"].stock == 7, what="a sale")
     wait_for(lambda: "Gracias!" in panel.render(), what="thanks on the display")
+    # Thanks comes with the fall (the sale); coins go in again once the motor is home.
+    wait_for(lambda: sim.state.vend is None and sim.state.accepting, what="the motor home")
     screen = panel.render()
     assert "A1  Monedero bordado" in screen and "stock 7/8 (inside 7)" in screen
     assert "> sale " in screen

@@ -110,6 +110,16 @@ class VendFinished(Event):
 
 
 @dataclass(frozen=True)
+class ProductDropped(Event):
+    """The drop sensor saw a product fall during vend `vend_id`: this is the sale. Posted the
+    moment the beam breaks, before the motor has finished its turn (`VendFinished` follows)."""
+
+    vend_id: int
+    slot: str
+    turn: int = 1
+
+
+@dataclass(frozen=True)
 class PayoutFinished(Event):
     """A changer finished paying out: `paid` may be short of `requested` (jam, empty tube)."""
 

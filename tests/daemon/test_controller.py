@@ -153,7 +153,9 @@ def test_stop_mid_turn_with_grace_journals_the_outcome(tmp_path: Path) -> None:
     d.stop(vend_grace_s=5)
     assert dispenser.motor_on is None
     rows = list(iter_rows(open_readonly(d.config.ledger.path)))
-    assert rows[-1].kind == "sale" and rows[-1].fields["slot"] == "A3"
+    # The product fell half-way (the sale), then the motor finished its turn.
+    assert [(r.kind, r.fields["slot"]) for r in rows[-2:]] == [("sale", "A3"), ("vend_done", "A3")]
+    assert rows[-2].fields["drop"] is True and rows[-1].fields["outcome"] == "delivered"
 
 
 def test_shutdown_never_takes_money_it_cannot_journal(tmp_path: Path) -> None:

@@ -20,7 +20,14 @@ from support import wait_for
 
 from simulator.cabinet import SimCabinet
 from vendd.config import GpioDispenserConfig
-from vendd.events import DeviceFault, DeviceRecovered, Event, VendFinished, VendOutcome
+from vendd.events import (
+    DeviceFault,
+    DeviceRecovered,
+    Event,
+    ProductDropped,
+    VendFinished,
+    VendOutcome,
+)
 from vendd.hw.dispenser import GpioDispenser
 from vendd.hw.virtual import VirtualDispenser
 
@@ -159,6 +166,39 @@ def test_delivered_in_one_turn(rigs: Callable[..., Rig], raw: dict[str, Any]) ->
     assert rig.cabinet.drops == ["A1"]
     assert turned(rig.factory, rig.cfg) == 1
     assert_safe_history(rig.factory, rig.cfg)
+
+
+@pytest.mark.parametrize("raw", [DIRECT, MATRIX], ids=["direct", "matrix"])
+def test_the_fall_is_posted_while_the_motor_still_turns(
+    rigs: Callable[..., Rig], raw: dict[str, Any]
+) -> None:
+    rig = rigs(raw)
+    seen: list[tuple[Event, bool]] = []
+    pins = motor_groups(rig.cfg)[0]
+
+    def post(event: Event) -> None:
+        powered = any(bool(rig.factory.pin(p).state) == rig.cfg.active_high for p in pins)
+        seen.append((event, powered))
+        rig.post(event)
+
+    rig.dispenser._post = post
+    rig.cabinet.dwell_s = 1.0  # a slow power-off (a busy machine) never starts another turn
+    rig.cabinet.faults.hang.add("A1")  # it falls on the second turn
+    done = rig.vend("A1", 7)
+    assert [e for e, _ in seen] == [ProductDropped(7, "A1", 2), done]
+    assert seen[0][1], "the fall must be posted before the motor is home and off"
+    assert done == VendFinished(7, "A1", VendOutcome.DELIVERED, 2)
+    assert rig.cabinet.drops == ["A1"]
+
+
+def test_no_fall_no_sale_posted(rigs: Callable[..., Rig]) -> None:
+    rig = rigs()
+    seen: list[Event] = []
+    rig.dispenser._post = lambda event: (seen.append(event), rig.post(event))
+    rig.cabinet.products["A1"] = 0
+    assert rig.vend("A1").outcome is VendOutcome.NO_DROP
+    assert rig.cabinet.turns["A1"] == 2
+    assert not any(isinstance(e, ProductDropped) for e in seen), seen
 
 
 @pytest.mark.parametrize("raw", [DIRECT, MATRIX], ids=["direct", "matrix"])
@@ -336,9 +376,12 @@ def test_post_raising_leaves_motors_off_and_lock_free(
     calls = {"n": 0}
 
     def flaky(event: Event) -> None:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise Boom("controller died")
+        # The fall is posted from the sensor's callback; the vend thread's first post is
+        # its VendFinished.
+        if isinstance(event, VendFinished):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise Boom("controller died")
         real_post(event)
 
     rig.dispenser._post = flaky
@@ -497,5 +540,6 @@ def test_virtual_dispenser_error_finishes_the_vend(
     assert any(r.exc_info for r in caplog.records if "vend 1 slot A1 failed" in r.getMessage())
     dispenser.outcome_for = lambda slot: VendOutcome.DELIVERED
     dispenser.vend(2, "A2")  # not "a vend is already running"
+    assert events.get(timeout=5) == ProductDropped(2, "A2")  # the sale, then the motor's end
     assert events.get(timeout=5) == VendFinished(2, "A2", VendOutcome.DELIVERED)
     dispenser.stop()

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from vendd.config import Config
 from vendd.daemon.controller import Controller
-from vendd.errors import DeviceError, VenddError
+from vendd.errors import DeviceError, LedgerError, VenddError
 from vendd.events import Stopping
 from vendd.hw.base import BuffersMoney, Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
+from vendd.ledger.startcheck import check_at_start
 
 if TYPE_CHECKING:  # the feed's package (paho) is loaded only when MQTT is configured
     from vendd.telemetry.port import ControllerPort
@@ -56,8 +57,17 @@ class Daemon:
                 log.error("%s did not stop cleanly: %s", device.name, exc)
 
     def start(self) -> None:
+        """Raises LedgerIntegrityError, before any device starts, when the stored state
+        (credit, open vend, cash box, stock...) is not what a replay of the journal gives."""
         self.ledger = Ledger(self.ledger_path, self.config.machine.timezone)
+        try:
+            sales = check_at_start(self.ledger.db, self.ledger.tz)
+        except LedgerError:
+            self.ledger.close()
+            self.ledger = None
+            raise
         self.controller = Controller(self.config, self.ledger, self.devices)
+        self.controller.checked_sales = sales
         for device in self.devices.all():
             if isinstance(device, BuffersMoney):  # its buffer is taken up where the ledger ends
                 device.resume(self.ledger.device_counter(device.name))

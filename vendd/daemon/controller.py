@@ -32,6 +32,7 @@ from vendd.commands import (
 )
 from vendd.config import Config
 from vendd.daemon.menu_view import Probe, link_label, network_up, pin_record, sales_by_maker
+from vendd.daemon.recovery import config_facts, resolve_open_vend
 from vendd.errors import DeviceError, LedgerError
 from vendd.events import (
     DeviceFault,
@@ -44,6 +45,7 @@ from vendd.events import (
 )
 from vendd.hw.factory import Devices
 from vendd.ledger import JournalRow, Ledger
+from vendd.ledger.checkpoint import SalesDigest, checkpoint_fact
 from vendd.messages import render
 from vendd.worker import ListenerBoundary
 
@@ -88,6 +90,8 @@ class Controller:
         self.menu = sm.initial(sm.MenuSettings.from_config(config))
         self.status_probes: dict[str, Probe] = {"network": network_up}  # + "broker"
         self._menu_sales: tuple[sm.MakerSales, ...] | None = None
+        # The stored sales as the start-up check read them (daemon/app.py); None: read anew.
+        self.checked_sales: SalesDigest | None = None
 
     # --- the outside world's side ------------------------------------------------------------
 
@@ -327,28 +331,22 @@ class Controller:
     # --- start-up: the journal says where we are -------------------------------------------
 
     def _recover(self) -> m.State:
-        facts = _config_facts(self.config, self.ledger)
+        facts = config_facts(self.config, self.ledger)
         record = self.ledger.machine()
         if record.open_vend is not None:
-            v = record.open_vend
-            log.warning("vend %d on %s was interrupted: resolved in the buyer's favour",
-                        v.vend, v.slot)
-            facts += [
-                Fact("vend_failed", {"vend": v.vend, "slot": v.slot, "outcome": "interrupted",
-                                     "price": v.price, "payment": v.payment}),
-                Fact("device_fault", {"device": "dispenser", "code": "vend_interrupted",
-                                      "detail": f"vend {v.vend} on {v.slot}",
-                                      "blocking": False}),
-            ]
+            facts += resolve_open_vend(record.open_vend, self.devices.dispenser.has_drop_sensor)
         facts.append(Fact("started", {"version": __version__}))
         self.ledger.append(facts)
+        # The state the next start checks from (it replays only what comes after).
+        self.ledger.append([checkpoint_fact(self.ledger.db.conn, self.checked_sales)])
         return initial_state(self.config, self.ledger, self.devices)
 
 
 def initial_state(config: Config, ledger: Ledger, devices: Devices) -> m.State:
     record = ledger.machine()
     slots = {
-        s.id: m.Slot(s.id, s.product, s.maker, s.price, s.capacity, s.stock, s.enabled, s.fault)
+        s.id: m.Slot(s.id, s.product, s.maker, s.price, s.capacity, s.stock, s.enabled, s.fault,
+                     s.count_me)
         for s in ledger.slots()
         if any(c.id == s.id for c in config.slots)
     }
@@ -371,28 +369,3 @@ def initial_state(config: Config, ledger: Ledger, devices: Devices) -> m.State:
         out_of_service=record.out_of_service,
         cash_box=record.cash_box,
     )
-
-
-def _config_facts(config: Config, ledger: Ledger) -> list[Fact]:
-    """Journal what the config file changed since the last start (new makers, new or
-    re-stocked slots, products, capacities, prices written in the file)."""
-    facts = []
-    makers = ledger.makers()
-    for maker in config.makers:
-        if makers.get(maker.id) != maker.name:
-            facts.append(Fact("maker_added", {"maker": maker.id, "name": maker.name}))
-    known = {s.id: s for s in ledger.slots()}
-    for slot in config.slots:
-        old = known.get(slot.id)
-        if old is None or (old.product, old.maker, old.capacity, old.config_price) != (
-            slot.product, slot.maker, slot.capacity, slot.price
-        ):
-            facts.append(Fact("slot_configured", {
-                "slot": slot.id, "product": slot.product, "maker": slot.maker,
-                "price": slot.price, "capacity": slot.capacity, "by": "config",
-            }))
-            if old is not None and old.stock > slot.capacity:
-                facts.append(Fact("stock_set", {"slot": slot.id, "before": old.stock,
-                                                "after": slot.capacity, "reason": "config",
-                                                "by": "config"}))
-    return facts

@@ -17,7 +17,8 @@ Shutdown on SIGTERM or SIGINT:
 A second signal at any point skips the waiting: motors off at once, then the same steps.
 
 Exit status: 0 after a requested stop, 1 when the daemon failed (systemd restarts it),
-78 (EX_CONFIG) when the configuration cannot work (systemd does not restart it).
+78 (EX_CONFIG) when the configuration cannot work, or when the ledger's stored state differs
+from its journal (a table edited by hand, an unreadable row): systemd does not restart it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from vendd.config import Config, pin_table
 from vendd.daemon.app import Daemon
 from vendd.daemon.logsetup import setup_logging
 from vendd.daemon.sdnotify import Notifier, WatchdogHook
-from vendd.errors import ConfigError, DeviceError, VenddError
+from vendd.errors import ConfigError, DeviceError, LedgerIntegrityError, VenddError
 from vendd.money import format_money
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,11 @@ class _Service:
         daemon = self.daemon
         try:
             daemon.start()
+        except LedgerIntegrityError as exc:
+            # Restarting cannot mend it: someone must look (`vendd verify`), so no restart loop.
+            log.critical("refusing to start: %s", exc)
+            self.notifier.stopping(f"refused: {exc}")
+            return EXIT_CONFIG
         except VenddError as exc:  # a device or the ledger cannot be opened
             log.critical("cannot start: %s", exc)
             self.notifier.stopping(f"failed: {exc}")

@@ -69,7 +69,12 @@ class CardReader(Device, Protocol):
 
 @runtime_checkable
 class Dispenser(Device, Protocol):
-    """Turns one motor; posts VendFinished. Never two motors at once; `stop()` powers all off."""
+    """Turns one motor; posts `ProductDropped` the moment its drop sensor sees the product fall
+    (the sale), then VendFinished. Never two motors at once; `stop()` powers all off.
+    `has_drop_sensor` False: no fall is ever reported, a finished turn is the only evidence."""
+
+    @property
+    def has_drop_sensor(self) -> bool: ...
 
     def vend(self, vend_id: int, slot: str) -> None: ...
 

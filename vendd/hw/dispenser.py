@@ -4,6 +4,11 @@ optional IR drop sensor across the chute.
 A vend runs on its own thread, holds the one motor lock for its whole length (never two motors
 at once), and ends by posting `VendFinished`:
 
+The drop is the sale: the moment the beam breaks during a vend the driver posts
+`ProductDropped` (from the sensor's callback, before it wakes the vend thread), so the controller
+journals the sale before the motor has finished; `VendFinished` follows when it has. Only the
+first fall in a vend is reported: one product per vend is what the beam can tell apart.
+
 1. refusals, before any motor moves (`turns=0`):
    - the drop beam is already blocked: blocking `DeviceFault("drop_sensor_blocked")` and
      outcome NO_DROP (a sale could not be verified). `DeviceRecovered` when the beam clears;
@@ -46,7 +51,7 @@ from gpiozero import DigitalOutputDevice, GPIOZeroError
 
 from vendd.config import GpioDispenserConfig
 from vendd.errors import DeviceError
-from vendd.events import DeviceFault, DeviceRecovered, VendFinished, VendOutcome
+from vendd.events import DeviceFault, DeviceRecovered, ProductDropped, VendFinished, VendOutcome
 from vendd.hw.base import Post
 from vendd.hw.keypad import EdgeInput, FactoryClock
 from vendd.worker import guarded
@@ -80,6 +85,8 @@ class GpioDispenser:
         self._watch: str | None = None  # the home line whose edges count now
         self._left = self._home = self._drop = False
         self._drop_fault = False
+        self._vending: tuple[int, str] | None = None  # the vend whose fall is the sale
+        self._reported = False  # its fall was posted
         self._outputs: dict[int, DigitalOutputDevice] = {}
         self._homes: dict[str, EdgeInput] = {}
         self._drop_sensor: EdgeInput | None = None
@@ -164,7 +171,7 @@ class GpioDispenser:
     def _run(self, vend_id: int, slot: str) -> None:
         def one_vend() -> tuple[VendOutcome, int]:
             with self._motor_lock:
-                return self._vend_safely(slot)
+                return self._vend_safely(vend_id, slot)
 
         try:
             # The thread's boundary: after a bug the vend must still end (`_vend_failed`).
@@ -200,16 +207,24 @@ class GpioDispenser:
 
     # --- one vend ----------------------------------------------------------------------------
 
-    def _vend_safely(self, slot: str) -> tuple[VendOutcome, int]:
+    @property
+    def has_drop_sensor(self) -> bool:
+        """Whether a vend's sale is seen by a beam (else only a finished turn tells)."""
+        return self._cfg.drop_sensor_pin is not None
+
+    def _vend_safely(self, vend_id: int, slot: str) -> tuple[VendOutcome, int]:
         self._turns_made = 0
         try:
             refused = self._refusal(slot)
             if refused is not None:
                 return refused, 0
+            with self._cond:
+                self._vending, self._reported = (vend_id, slot), False
             return self._turns(slot)
         finally:
             with self._cond:
                 self._watch = None
+                self._vending = None
             self._all_off()
 
     def _refusal(self, slot: str) -> VendOutcome | None:
@@ -348,6 +363,12 @@ class GpioDispenser:
             if blocked:
                 self._drop = True
                 self._cond.notify_all()
+                if self._vending is not None and not self._reported and self._post is not None:
+                    # Posted while holding the condition: the vend thread cannot act on the
+                    # flag (and post VendFinished) before the sale is on the queue.
+                    self._reported = True
+                    vend_id, slot = self._vending
+                    self._post(ProductDropped(vend_id, slot, max(self._turns_made, 1)))
             elif self._drop_fault:
                 self._drop_fault, recovered = False, True
         if recovered and self._post is not None:

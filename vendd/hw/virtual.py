@@ -15,6 +15,7 @@ from vendd.events import (
     CoinRejected,
     CreditInserted,
     DeviceFault,
+    ProductDropped,
     SelectionPressed,
     ServiceKey,
     VendFinished,
@@ -60,7 +61,11 @@ class VirtualCoinAcceptor:
 
 
 class VirtualDispenser:
-    """A motor turn takes `turn_time_s`; what happens is decided by `outcome_for`."""
+    """A motor turn takes `turn_time_s`; what happens is decided by `outcome_for`. It has a
+    (virtual) drop sensor: a delivered product is reported by `ProductDropped` half-way
+    through the turn, before `VendFinished`, as the GPIO dispenser does."""
+
+    has_drop_sensor = True
 
     def __init__(self, name: str = "dispenser", turn_time_s: float = 0.0) -> None:
         self.name = name
@@ -95,8 +100,7 @@ class VirtualDispenser:
         def one_turn() -> VendOutcome:
             try:
                 self.motor_on = slot
-                interrupted = self._stopping.wait(self.turn_time_s)
-                return VendOutcome.INTERRUPTED if interrupted else self.outcome_for(slot)
+                return self._physics(vend_id, slot)
             finally:
                 self.motor_on = None
                 self._busy.release()
@@ -110,6 +114,16 @@ class VirtualDispenser:
         outcome = guarded(one_turn, failed)  # the thread's boundary
         if outcome is not None:
             self._post(VendFinished(vend_id, slot, outcome))
+
+    def _physics(self, vend_id: int, slot: str) -> VendOutcome:
+        if self._stopping.wait(self.turn_time_s / 2):
+            return VendOutcome.INTERRUPTED
+        outcome = self.outcome_for(slot)
+        if outcome is VendOutcome.DELIVERED:
+            self._post(ProductDropped(vend_id, slot))  # it fell: the rest of the turn follows
+        if self._stopping.wait(self.turn_time_s / 2):
+            return VendOutcome.INTERRUPTED
+        return outcome
 
 
 class VirtualButtons:

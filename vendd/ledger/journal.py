@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from vendd.errors import LedgerIntegrityError
+
 GENESIS = "0" * 64
 
 
@@ -40,4 +42,12 @@ def utc_now() -> str:
 
 
 def row_from_db(seq: int, ts: str, kind: str, fields: str, hash_: str) -> JournalRow:
-    return JournalRow(seq, ts, kind, json.loads(fields), hash_)
+    try:
+        parsed = json.loads(fields)
+    except (TypeError, ValueError) as exc:
+        raise LedgerIntegrityError(
+            f"journal row {seq} ({kind}): its fields are not readable JSON ({exc})") from exc
+    if not isinstance(parsed, dict):
+        raise LedgerIntegrityError(
+            f"journal row {seq} ({kind}): its fields are not a JSON object")
+    return JournalRow(seq, ts, kind, parsed, hash_)

@@ -194,7 +194,50 @@ class Sale(FactSchema):
     maker: str
     price: int
     payment: Payment
+    turns: int = 1  # the turn in which it fell (at the drop) or the turns made
+    # True: the drop sensor saw it fall while the motor turned (the vend stays open until
+    # `vend_done`). False: no drop sensor, the finished turn was the evidence (vend closed).
+    drop: bool = False
+
+
+@fact_kind("vend_done")
+@dataclass(frozen=True)
+class VendDone(FactSchema):
+    """The motor of a vend sold at its drop stopped: no money; not delivered faults the slot."""
+
+    vend: int
+    slot: str
+    outcome: str
     turns: int = 1
+
+
+@fact_kind("test_drop")
+@dataclass(frozen=True)
+class TestDrop(FactSchema):
+    """A service test turn's product fell: one less in the spiral."""
+
+    vend: int
+    slot: str
+    by: str = ""
+
+
+@fact_kind("extra_drop")
+@dataclass(frozen=True)
+class ExtraDrop(FactSchema):
+    """A product fell that no open vend accounts for: one less in the spiral."""
+
+    vend: int
+    slot: str
+
+
+@fact_kind("count_needed")
+@dataclass(frozen=True)
+class CountNeeded(FactSchema):
+    """A vend cut short with no drop sensor (credit given back): the next `stock_set`, reason
+    "count", settles the slot's stock."""
+
+    slot: str
+    vend: int
 
 
 @fact_kind("vend_failed", money=_failed_money)
@@ -343,6 +386,18 @@ class Started(FactSchema):
 @dataclass(frozen=True)
 class Stopped(FactSchema):
     reason: str = ""
+
+
+@fact_kind("checkpoint", record_only=True)
+@dataclass(frozen=True)
+class Checkpoint(FactSchema):
+    """Every projection table at `through` (see ledger/checkpoint.py): the next start replays
+    only the rows after it."""
+
+    through: int
+    tables: str  # JSON: table -> {"columns": [...], "rows": [[...], ...]}
+    sales_rows: int
+    sales_digest: str
 
 
 @fact_kind("note", record_only=True)

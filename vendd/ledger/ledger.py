@@ -30,6 +30,7 @@ class SlotRecord:
     stock: int
     enabled: bool
     fault: str | None
+    count_me: bool = False  # the stock is uncertain until someone counts the spiral
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class OpenVend:
     slot: str
     price: int
     payment: str
+    dropped: bool = False  # its product fell (a sale): only the motor had not finished
 
 
 @dataclass(frozen=True)
@@ -122,10 +124,11 @@ class Ledger:
     def slots(self) -> list[SlotRecord]:
         cur = self.db.conn.execute(
             "SELECT s.id, p.name, p.maker, s.price, s.config_price, s.capacity, s.stock, "
-            "s.enabled, s.fault FROM slots s JOIN products p ON p.id = s.product ORDER BY s.id"
+            "s.enabled, s.fault, s.count_me FROM slots s JOIN products p ON p.id = s.product "
+            "ORDER BY s.id"
         )
-        return [SlotRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8])
-                for r in cur]
+        return [SlotRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8],
+                           bool(r[9])) for r in cur]
 
     def makers(self) -> dict[str, str]:
         return dict(self.db.conn.execute("SELECT id, name FROM makers"))
@@ -133,9 +136,9 @@ class Ledger:
     def machine(self) -> MachineRecord:
         r = self.db.conn.execute(
             "SELECT credit, cash_box, out_of_service, open_vend, open_vend_slot, "
-            "open_vend_price, open_vend_payment FROM machine WHERE id = 1"
+            "open_vend_price, open_vend_payment, open_vend_dropped FROM machine WHERE id = 1"
         ).fetchone()
-        open_vend = OpenVend(r[3], r[4], r[5], r[6]) if r[3] is not None else None
+        open_vend = OpenVend(r[3], r[4], r[5], r[6], bool(r[7])) if r[3] is not None else None
         faults = dict(self.db.conn.execute("SELECT device, code FROM device_faults"))
         return MachineRecord(r[0], r[1], r[2], open_vend, faults)
 

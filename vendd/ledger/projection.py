@@ -99,7 +99,13 @@ def _price(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo)
 
 @handles("stock_set")
 def _stock(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    conn.execute("UPDATE slots SET stock = ? WHERE id = ?", (f["after"], f["slot"]))
+    # Whoever sets the stock has just looked into the spiral: that settles a pending count.
+    conn.execute("UPDATE slots SET stock = ?, count_me = 0 WHERE id = ?", (f["after"], f["slot"]))
+
+
+@handles("count_needed")
+def _count_needed(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    conn.execute("UPDATE slots SET count_me = 1 WHERE id = ?", (f["slot"],))
 
 
 @handles("slot_enabled")
@@ -130,8 +136,14 @@ def _intent(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo
 def _close_vend(conn: sqlite3.Connection) -> None:
     conn.execute(
         "UPDATE machine SET open_vend = NULL, open_vend_slot = NULL, open_vend_price = NULL, "
-        "open_vend_payment = NULL WHERE id = 1"
+        "open_vend_payment = NULL, open_vend_dropped = 0 WHERE id = 1"
     )
+
+
+def _one_less(conn: sqlite3.Connection, slot: str) -> None:
+    # A product physically left the spiral; a count below zero means the ledger was wrong
+    # about what was loaded, and the next count puts it right.
+    conn.execute("UPDATE slots SET stock = MAX(stock - 1, 0) WHERE id = ?", (slot,))
 
 
 @handles("sale")
@@ -142,6 +154,30 @@ def _sale(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) 
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (seq, local_day(ts, tz), f["slot"], f["product"], f["maker"], f["price"], f["payment"]),
     )
+    if f.get("drop"):
+        # Seen by the drop sensor while the motor still turns: the vend stays open (its
+        # motor's end is `vend_done`), but its money is settled.
+        conn.execute("UPDATE machine SET open_vend_dropped = 1 WHERE id = 1")
+    else:
+        _close_vend(conn)  # no drop sensor: the finished turn is the only evidence
+
+
+@handles("test_drop")
+def _test_drop(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    _one_less(conn, f["slot"])
+    conn.execute("UPDATE machine SET open_vend_dropped = 1 WHERE id = 1")
+
+
+@handles("extra_drop")
+def _extra_drop(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    _one_less(conn, f["slot"])
+
+
+@handles("vend_done")
+def _done(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
+    # The motor of a vend whose product already fell: no money, only the slot's state.
+    if f["outcome"] != "delivered":
+        conn.execute("UPDATE slots SET fault = ? WHERE id = ?", (f["outcome"], f["slot"]))
     _close_vend(conn)
 
 
@@ -153,8 +189,9 @@ def _failed(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo
 
 @handles("test_vend")
 def _test_vend(conn: sqlite3.Connection, seq: int, ts: str, f: Fields, tz: ZoneInfo) -> None:
-    if f["outcome"] == "delivered":  # the product came out: an adjustment, not a sale
-        conn.execute("UPDATE slots SET stock = MAX(stock - 1, 0) WHERE id = ?", (f["slot"],))
+    (dropped,) = conn.execute("SELECT open_vend_dropped FROM machine WHERE id = 1").fetchone()
+    if f["outcome"] == "delivered" and not dropped:  # out, and not counted at the drop
+        _one_less(conn, f["slot"])
     _close_vend(conn)
 
 

@@ -71,7 +71,14 @@ CREATE INDEX sales_day_maker ON sales (day, maker, price);
 CREATE TABLE relay (name TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# The drop is the sale: a vend stays open after its product fell until the motor is home
+# (`open_vend_dropped`); a slot whose stock is uncertain waits for a count (`count_me`).
+_V2 = """
+ALTER TABLE machine ADD COLUMN open_vend_dropped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE slots ADD COLUMN count_me INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 PROJECTION_TABLES = ("makers", "products", "slots", "machine", "device_faults", "sales")
 
@@ -97,9 +104,10 @@ def migrate(db: sqlite_utils.Database) -> int:
 
 def create_projection(conn: sqlite3.Connection) -> None:
     """The projection tables alone (for rebuilding into a scratch database)."""
-    for statement in _split(_V1):
-        if "journal" not in statement.split("(")[0]:
-            conn.execute(statement.replace("REFERENCES journal(seq)", ""))
+    for migration in MIGRATIONS:
+        for statement in _split(migration):
+            if "journal" not in statement.split("(")[0]:
+                conn.execute(statement.replace("REFERENCES journal(seq)", ""))
 
 
 def _split(script: str) -> list[str]:

@@ -65,9 +65,12 @@ def _set_stock(out: Out, event: ev.SetStock) -> None:
     if out.state.vend is not None and out.state.vend.slot == slot.id:
         _refuse(out, f"{slot.id} is vending now")
         return
+    # A slot waiting for a count (a vend cut short with no drop sensor): whatever she sets
+    # now is what she saw in the spiral, so the difference is a count, not a load.
+    reason = "count" if slot.count_me else event.reason
     out.fact("stock_set", slot=slot.id, before=slot.stock, after=event.stock,
-             reason=event.reason, **who(event))
-    out.set_slot(slot.id, stock=event.stock)
+             reason=reason, **who(event))
+    out.set_slot(slot.id, stock=event.stock, count_me=False)
     out.do(Reply(True))
 
 

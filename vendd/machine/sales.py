@@ -3,6 +3,8 @@ payouts, timers, cards, faults. Pure; listed in HANDLERS at the bottom."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vendd import events as ev
 from vendd.commands import (
     CancelTimer,
@@ -107,6 +109,32 @@ def start_vend(out: Out, slot: Slot, payment: str, actor: str = "") -> None:
     out.do(StartVend(vend.vend_id, slot.id))
 
 
+def _dropped(out: Out, event: ev.ProductDropped) -> None:
+    """The product fell through the beam: that is the sale, journaled now, before the motor
+    has finished (a daemon killed from here on has still sold it)."""
+    vend = out.state.vend
+    if vend is None or vend.vend_id != event.vend_id or vend.dropped:
+        # A second product in one vend, or one no vend accounts for: gone from the spiral,
+        # paid by no one. Journaled so the ledger's stock stays what the spiral holds.
+        out.fact("extra_drop", vend=event.vend_id, slot=event.slot)
+        if event.slot in out.state.slots:
+            slot = out.state.slots[event.slot]
+            out.set_slot(slot.id, stock=max(slot.stock - 1, 0))
+        return
+    slot = out.state.slots[vend.slot]
+    out.update(vend=replace(vend, dropped=True))
+    if vend.payment == "test":
+        out.fact("test_drop", vend=vend.vend_id, slot=slot.id, by=vend.actor)
+        out.set_slot(slot.id, stock=max(slot.stock - 1, 0))
+        return
+    out.fact("sale", vend=vend.vend_id, slot=slot.id, product=slot.product, maker=slot.maker,
+             price=vend.price, payment=vend.payment, turns=event.turn, drop=True)
+    out.set_slot(slot.id, stock=slot.stock - 1)
+    out.say("thanks")
+    if vend.payment == "card":
+        out.do(CardVendResult(slot.id, True))  # charge the card for what fell
+
+
 def _vend_finished(out: Out, event: ev.VendFinished) -> None:
     vend = out.state.vend
     if vend is None or vend.vend_id != event.vend_id:
@@ -117,11 +145,19 @@ def _vend_finished(out: Out, event: ev.VendFinished) -> None:
     if vend.payment == "test":
         out.fact("test_vend", vend=vend.vend_id, slot=slot.id, outcome=event.outcome.value,
                  turns=event.turns, by=vend.actor)
-        if delivered:
+        if delivered and not vend.dropped:
             out.set_slot(slot.id, stock=max(slot.stock - 1, 0))
         _keep_credit_timer(out)
         return
-    if delivered:
+    if vend.dropped:
+        # Sold at the drop; the motor's end says only whether the slot can turn again.
+        out.fact("vend_done", vend=vend.vend_id, slot=slot.id, outcome=event.outcome.value,
+                 turns=event.turns)
+        if not delivered:
+            out.set_slot(slot.id, fault=event.outcome.value)
+        out.say("thanks")  # again: the end of the vend changes the screen, keep the thanks
+    elif delivered:
+        # No drop sensor: the finished turn is the only evidence of the sale.
         out.fact("sale", vend=vend.vend_id, slot=slot.id, product=slot.product,
                  maker=slot.maker, price=vend.price, payment=vend.payment, turns=event.turns)
         out.set_slot(slot.id, stock=slot.stock - 1)
@@ -133,8 +169,10 @@ def _vend_finished(out: Out, event: ev.VendFinished) -> None:
         restored = vend.price if vend.payment == "cash" else 0
         out.update(credit=out.state.credit + restored)
         out.say("vend_failed", slot=slot.id)
+    sold = delivered or vend.dropped
     if vend.payment == "card":
-        out.do(CardVendResult(slot.id, delivered))
+        if not vend.dropped:
+            out.do(CardVendResult(slot.id, sold))
         out.do(CardSessionComplete())
         _keep_credit_timer(out)
     elif out.state.credit > 0:
@@ -268,6 +306,7 @@ HANDLERS: dict[type, Handler] = {
     ev.ChangeAvailability: _change_availability,
     ev.CoinRejected: _rejected,
     ev.SelectionPressed: _selection,
+    ev.ProductDropped: _dropped,
     ev.VendFinished: _vend_finished,
     ev.PayoutFinished: _payout,
     ev.CancelPressed: _cancel,

@@ -31,6 +31,7 @@ class Slot:
     stock: int
     enabled: bool = True
     fault: str | None = None
+    count_me: bool = False  # a vend was cut short without a drop sensor: stock uncertain
 
     @property
     def sellable(self) -> bool:
@@ -44,6 +45,7 @@ class Vend:
     price: int
     payment: str  # cash | card | test
     actor: str = ""
+    dropped: bool = False  # the drop sensor saw its product fall: sold, the motor still turns
 
 
 @dataclass(frozen=True)
