@@ -4,7 +4,7 @@ against what the daemon journaled.
 
 - cents lost: cents the acceptor kept that were never credited, plus the price of every sale
   journaled for a product that never fell;
-- goods given away: products that fell with no sale (or delivered test turn) journaled;
+- goods given away: products that fell with no sale (or test turn's drop) journaled;
 - double credits: credits journaled for coins the acceptor never kept (each coin counted once);
 - double vends: products beyond the one a selection asked for (two fell for one selection, or
   one fell with no selection at all), and vends journaled as a sale twice;
@@ -86,8 +86,13 @@ class Referee:
 
         sales = [r for r in rows if r.kind == "sale"]
         sold = Counter(r.fields["slot"] for r in sales)
+        # A service test turn's product is journaled as `test_drop` the moment it falls (its
+        # `test_vend` then closes the turn); without a drop sensor, only `test_vend` says so.
+        dropped_tests = {r.fields["vend"] for r in rows if r.kind == "test_drop"}
+        sold += Counter(r.fields["slot"] for r in rows if r.kind == "test_drop")
         sold += Counter(r.fields["slot"] for r in rows
-                        if r.kind == "test_vend" and r.fields.get("outcome") == "delivered")
+                        if r.kind == "test_vend" and r.fields.get("outcome") == "delivered"
+                        and r.fields.get("vend") not in dropped_tests)
         fell = Counter(tally["drops"])
         price = {r.fields["slot"]: int(r.fields.get("price", 0)) for r in sales}
         for slot, n in (sold - fell).items():

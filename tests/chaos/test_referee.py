@@ -61,3 +61,18 @@ def test_spirals_against_the_ledger_after_a_restart() -> None:
     ref.stock_after_restart({"A1": 4, "B1": 3}, state, 2)
     assert ref.final([], {"coins": [], "drops": []}).stock_differed == 1
     assert "after start 2: spiral/ledger {'A1': (4, 5)}" in ref.notes
+
+
+def test_a_test_turn_counts_its_product_once_from_its_drop_row() -> None:
+    ref = Referee()
+    ref.selection(0)  # a seamstress's test turn of A2: one product falls
+    journal = rows(("test_drop", {"vend": 1, "slot": "A2", "by": "rosa"}),
+                   ("test_vend", {"vend": 1, "slot": "A2", "outcome": "delivered"}))
+    counts = ref.final(journal, {"coins": [], "drops": ["A2"]})
+    assert counts.zero, counts.line()
+    # Killed after the fall: the turn ends interrupted, its drop row still counts the product.
+    journal = rows(("test_drop", {"vend": 1, "slot": "A2", "by": "rosa"}),
+                   ("test_vend", {"vend": 1, "slot": "A2", "outcome": "interrupted"}))
+    assert ref.final(journal, {"coins": [], "drops": ["A2"]}).goods_given_away == 0
+    # Nothing journaled for a product that fell: given away.
+    assert ref.final(rows(), {"coins": [], "drops": ["A2"]}).goods_given_away == 1
