@@ -17,6 +17,9 @@ Injectable faults, per slot: `jam` (the cam stops part-way, never comes home), `
 (the motor never moves off its home switch), an empty spiral (`products[slot] = 0`), `hang`
 (the next product hangs on its first turn and falls on the second); for the cabinet:
 `drop_sensor_stuck` (the beam reads blocked for good).
+`hold[slot] = fraction` stops that cam at that point of its turn while powered (a spiral that
+labours: the chaos test's way to be between drop and home for as long as it likes); the slot
+is then in `holding` until the hold is lifted.
 Every product that falls is appended to `drops` and passed to `on_drop(slot)`.
 """
 
@@ -81,6 +84,8 @@ class SimCabinet:
         self.on_drop: Callable[[str], None] | None = None
         self.on_home: Callable[[str, float], None] | None = None  # (slot, monotonic time)
         self.turns: dict[str, int] = {s: 0 for s in self.slots}
+        self.hold: dict[str, float] = {}
+        self.holding: set[str] = set()
         self._cams = {s: _Cam() for s in self.slots}
         self._beam_until = 0.0
         self._lock = threading.RLock()
@@ -138,6 +143,10 @@ class SimCabinet:
         target = cam.angle + delta
         if slot in self.faults.jam:
             target = min(target, JAM_AT)
+        stop_at = self.hold.get(slot)
+        if stop_at is not None and cam.angle <= stop_at <= target:
+            target = stop_at
+            self.holding.add(slot)
         marks = (
             (self._leave_frac, self._left_home),
             (DROP_AT, self._drop_point),
@@ -179,7 +188,10 @@ class SimCabinet:
     # --- pins ----------------------------------------------------------------------------------
 
     def _is_on(self, pin: int) -> bool:
-        return bool(self.factory.pin(pin).state) == self.config.active_high
+        """A motor line drives its motor only as an output: a line nobody drives (boot, a
+        crashed daemon) is held off by the driver board's pull resistor."""
+        p = self.factory.pin(pin)
+        return p.function == "output" and bool(p.state) == self.config.active_high
 
     def _energised(self) -> set[str]:
         c = self.config
@@ -223,12 +235,27 @@ class SimCabinet:
 
     # --- helpers for tests and scenarios -------------------------------------------------------
 
+    def set_hold(self, slot: str, at: float | None) -> None:
+        """Stop `slot`'s cam at fraction `at` of its turn (None: let it go on)."""
+        with self._lock:
+            if at is None:
+                self.hold.pop(slot, None)
+                self.holding.discard(slot)
+            else:
+                self.hold[slot] = at
+
+    def at_home(self, slot: str) -> bool:
+        with self._lock:
+            return self._at_home(slot)
+
     def repair(self, slot: str) -> None:
         """A seamstress frees a jammed spiral and turns it back to its home position."""
         with self._lock:
             self.faults.jam.discard(slot)
             self.faults.stuck_home.discard(slot)
             self.faults.hang.discard(slot)
+            self.hold.pop(slot, None)
+            self.holding.discard(slot)
             self._cams[slot] = _Cam()
             self._drive_home_now(slot)
 

@@ -48,8 +48,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--motor", metavar="SLOT", help="also turn this slot's motor once")
     t.add_argument("--fault", choices=["stuck-home", "unplug-acceptor"],
                    help="break something first, to see the self-test name it")
+    c = sub.add_parser("cabinet", help="the simulated cabinet alone, in its own process")
+    c.add_argument("--config", default=DEFAULT_CONFIG)
+    c.add_argument("--dir", type=Path, required=True,
+                   help="folder of its sockets (cabinet.sock, pins.sock) and files")
+    c.add_argument("--tally", type=Path, help="append what physically happened to this file")
+    c.add_argument("--turn-time", type=float, default=0.3, metavar="SECONDS")
+    c.add_argument("--dwell", type=float, default=0.05, metavar="SECONDS",
+                   help="how long a powered cam rests at home before turning on")
+    dm = sub.add_parser("daemon", help="the daemon on a cabinet started with `cabinet`")
+    dm.add_argument("--config", default=DEFAULT_CONFIG)
+    dm.add_argument("--cabinet", type=Path, required=True, help="the cabinet's --dir")
+    dm.add_argument("--log-level", default="WARNING")
+    dm.add_argument("--standby", action="store_true",
+                    help="load, print `standby`, and start when a line arrives on stdin")
     args = p.parse_args(argv)
     try:
+        if args.command == "cabinet":
+            from simulator.cabinet_proc import run_cabinet
+
+            logging.basicConfig(level=logging.WARNING)
+            return run_cabinet(load_config(args.config), args.dir, args.tally,
+                               args.turn_time, args.dwell)
+        if args.command == "daemon":
+            from simulator.host import run_daemon
+
+            return run_daemon(args.config, args.cabinet, args.log_level, args.standby)
         if args.command == "demo":
             return run_demo(args.config)
         if args.command == "selftest":
@@ -89,13 +113,17 @@ def run_demo(config_path: str) -> int:
     return 0
 
 
+def spirals_file(config: Config) -> Path:
+    return Path(f"{config.ledger.path}.spirals.json")
+
+
 def run_panel_command(args: argparse.Namespace) -> int:
     from simulator.panel import run_panel
 
     config = load_config(args.config)
     # Log lines would scribble over the panel: only errors, to stderr.
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    sim = Simulation(config, turn_time_s=args.turn_time)
+    sim = Simulation(config, turn_time_s=args.turn_time, state_path=spirals_file(config))
     sim.start()
     try:
         run_panel(sim)
@@ -122,7 +150,8 @@ def run_selftest(args: argparse.Namespace) -> int:
                 cabinet.cabinet.faults.stuck_home.add(args.motor or cabinet.config.slots[0].id)
             if args.fault == "unplug-acceptor" and cabinet.cctalk is not None:
                 cabinet.cctalk.unplug()
-            return selftest(cabinet.config, pin_factory=cabinet.pins, motor=args.motor)
+            return selftest(cabinet.config, pin_factory=cabinet.pins, motor=args.motor,
+                            devices=cabinet.simulated_devices())
         finally:
             cabinet.stop_physics()
 
@@ -133,7 +162,10 @@ def run_until_stopped(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sim = Simulation(config, tally_path=args.tally, turn_time_s=args.turn_time)
+    # The spirals outlive this process in a file next to the ledger, as a cabinet outlives
+    # its daemon (`vendd-sim cabinet` keeps the acceptor's buffer too).
+    sim = Simulation(config, tally_path=args.tally, turn_time_s=args.turn_time,
+                     state_path=spirals_file(config))
     sim.start()
     # The credit the daemon recovered from the journal, before anyone touches the machine.
     print(f"ready credit={sim.state.credit}", flush=True)

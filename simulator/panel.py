@@ -40,9 +40,12 @@ class Panel:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         cfg = sim.config
+        # The acceptor's coin table, or the MDB changer's coins (and bills) by value.
         self.coins: list[tuple[int, str]] = (
             [(c.value, c.label) for c in cfg.coin_acceptor.coins]
-            if cfg.coin_acceptor is not None else [])
+            if cfg.coin_acceptor is not None else
+            [(v, format_money(v, cfg.machine.currency, cfg.machine.decimals))
+             for v in sim.coin_values()])
         self.rows = sorted({s.id[0].lower() for s in cfg.slots})
         self.slot_ids = {s.id.lower(): s.id for s in cfg.slots}
         self.pin_help = "PIN: " + " ".join(
@@ -104,7 +107,7 @@ class Panel:
             self.sim.cancel()
         elif ch == "k":
             self.key_on = not self.key_on
-            self.sim._buttons().service_key(self.key_on)
+            self.sim.service_key(self.key_on)
             self.note("service key " + ("on" if self.key_on else "off"))
         elif ch == "d":
             self.door_open = not self.door_open

@@ -28,11 +28,9 @@ def coins_for(amount: int, coins: list[int]) -> list[int]:
 
 def coin_values(sim: Simulation) -> list[int]:
     """The coins a buyer can put in: the coin acceptor's table, or the MDB changer's."""
-    if sim.mdb is not None and sim.mdb.changer is not None:
-        return sorted(set(sim.mdb.changer.coins.values()))
-    ca = sim.config.coin_acceptor
-    assert ca is not None, "no coin acceptor and no changer configured"
-    return [c.value for c in ca.coins]
+    values = sim.coin_values()
+    assert values, "no coin acceptor and no changer configured"
+    return values
 
 
 def pay(sim: Simulation, price: int) -> list[int]:
@@ -72,6 +70,7 @@ def seamstress_prepares(sim: Simulation, actor: str) -> list[str]:
 
 def buy(sim: Simulation, slot_id: str, say: Say | None = None) -> bool:
     """Pay for and select one product; True when it was delivered. `say` narrates the coins."""
+    sim.wait_idle()  # a changer may still be paying back the credit of a failed vend
     slot = sim.state.slots[slot_id]
     held = sim.state.credit
     coins = pay(sim, slot.price)
@@ -93,11 +92,15 @@ def demo(sim: Simulation, say: Say) -> None:
     for line in seamstress_prepares(sim, maker.id):
         say(f"  {line}")
 
-    first, second, fallback = (sim.config.slots[0], sim.config.slots[2],
-                               sim.config.slots[6])
+    slots = sim.config.slots
+    # Any number of slots: the first, one further on, and a third that is neither.
+    first, second = slots[0], slots[min(2, len(slots) - 1)]
+    fallback = next((s for s in slots[6:7] + slots[3:] + slots[:3] if s.id != second.id), first)
     say(f"Buyer 1 pays {money(first.price)} in coins for {first.id} ({first.product})")
     buy(sim, first.id, say)
     say(f"  display: {' | '.join(sim.display())}")
+    if len(slots) == 1:
+        return  # one spiral: nothing to jam and fall back from
 
     sim.inject(second.id, VendOutcome.JAMMED)
     say(f"Buyer 2 pays {money(second.price)} for {second.id} ({second.product}); "

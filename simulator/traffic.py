@@ -106,9 +106,6 @@ class Traffic:
         if not self.chaos:
             self._run_buyers()
             return
-        # The spirals hold what the ledger says: products do not vanish in a power cut.
-        for slot in self.sim.state.slots.values():
-            self.sim.load(slot.id, slot.stock)
         actions = list(CHAOS_ACTIONS)
         weights = list(CHAOS_ACTIONS.values())
         while not self.stopping.is_set():

@@ -12,6 +12,7 @@ VENDD_STATEDIR ?= /var/lib/vendd
 VENDD_UNITDIR  ?= /etc/systemd/system
 VENDD_BINLINK  ?= /usr/local/bin/vendd
 VENDD_USER     ?= vendd
+VENDD_CONFOWNER ?= root
 VENDD_GROUPS   ?= gpio dialout i2c
 VENDD_PYTHON   ?= /usr/bin/python3
 # Debian packages: the system's lgpio (the PyPI one is source-only and needs the C library),
@@ -23,9 +24,10 @@ VENDD_APT      ?= python3-venv python3-lgpio
 install: install-apt install-user install-venv install-config install-unit
 	@echo
 	@echo "vendd is installed and enabled (not started). Next:"
-	@echo "  1. edit $(VENDD_CONFDIR)/vendd.toml, then: vendd check-config $(VENDD_CONFDIR)/vendd.toml"
-	@echo "  2. vendd wiring --config $(VENDD_CONFDIR)/vendd.toml     (the pin table)"
-	@echo "  3. sudo -u $(VENDD_USER) vendd selftest --config $(VENDD_CONFDIR)/vendd.toml"
+	@echo "  1. sudo nano $(VENDD_CONFDIR)/vendd.toml   (each maker's own pin!), then:"
+	@echo "     sudo vendd check-config $(VENDD_CONFDIR)/vendd.toml"
+	@echo "  2. sudo vendd wiring --config $(VENDD_CONFDIR)/vendd.toml     (the pin table)"
+	@echo "  3. cd $(VENDD_STATEDIR) && sudo -u $(VENDD_USER) vendd selftest --config $(VENDD_CONFDIR)/vendd.toml"
 	@echo "  4. sudo systemctl start vendd; journalctl -u vendd -f"
 
 install-apt:
@@ -51,18 +53,42 @@ install-venv: install-apt
 	ln -sf $(VENDD_VENV)/bin/vendd $(VENDD_BINLINK)
 
 # The config is copied from the example only when there is none: a reinstall never
-# overwrites the machine's own settings.
+# overwrites the machine's own settings. The example's PINs are printed in this repository,
+# so a fresh copy comes with a warning that cannot be missed (and `vendd run` refuses them).
+# Modes are enforced on every install, not only the first:
+#   vendd.toml      0640 root:vendd  (vendd reads it; only root edits it)
+#   mqtt-password   0640 root:vendd  (LoadCredential= reads it as root; password_file as vendd)
+#   the ledger      0600 vendd:vendd in a 0750 folder (the accounts: vendd writes, sudo reads)
 install-config: install-user
-	install -d -m 0755 $(VENDD_CONFDIR)
+	install -d -m 0755 -o $(VENDD_CONFOWNER) -g $(VENDD_CONFOWNER) $(VENDD_CONFDIR)
 	@if [ -e $(VENDD_CONFDIR)/vendd.toml ]; then \
 	  echo "keeping the existing $(VENDD_CONFDIR)/vendd.toml"; \
 	else \
-	  install -m 0640 -o root -g $(VENDD_USER) $(VENDD_SRC)/config/vendd.example.toml \
+	  install -m 0640 -o $(VENDD_CONFOWNER) -g $(VENDD_USER) $(VENDD_SRC)/config/vendd.example.toml \
 	    $(VENDD_CONFDIR)/vendd.toml; \
-	  echo "wrote $(VENDD_CONFDIR)/vendd.toml from config/vendd.example.toml: edit it"; \
-	  echo "its service-menu PINs are public: vendd will not run until each maker has her own"; \
-	  echo "(vendd pin-hash --config $(VENDD_CONFDIR)/vendd.toml prints a hash to use instead)"; \
+	  echo; \
+	  echo "################################################################################"; \
+	  echo "# WARNING: $(VENDD_CONFDIR)/vendd.toml is the EXAMPLE config."; \
+	  echo "# Its makers' service-menu PINs are public (they are printed in the repository):"; \
+	  echo "# vendd will not run until each maker has a PIN of her own."; \
+	  echo "#   sudo nano $(VENDD_CONFDIR)/vendd.toml"; \
+	  echo "#   (sudo vendd pin-hash --config $(VENDD_CONFDIR)/vendd.toml prints a hash to use instead)"; \
+	  echo "################################################################################"; \
+	  echo; \
 	fi
+	chown $(VENDD_CONFOWNER):$(VENDD_USER) $(VENDD_CONFDIR)/vendd.toml
+	chmod 0640 $(VENDD_CONFDIR)/vendd.toml
+	@if [ ! -e $(VENDD_CONFDIR)/mqtt-password ]; then \
+	  install -m 0640 -o $(VENDD_CONFOWNER) -g $(VENDD_USER) /dev/null $(VENDD_CONFDIR)/mqtt-password; \
+	  echo "created an empty $(VENDD_CONFDIR)/mqtt-password (the broker's password goes on its first line)"; \
+	fi
+	chown $(VENDD_CONFOWNER):$(VENDD_USER) $(VENDD_CONFDIR)/mqtt-password
+	chmod 0640 $(VENDD_CONFDIR)/mqtt-password
+	install -d -m 0750 -o $(VENDD_USER) -g $(VENDD_USER) $(VENDD_STATEDIR)
+	chown $(VENDD_USER):$(VENDD_USER) $(VENDD_STATEDIR)
+	chmod 0750 $(VENDD_STATEDIR)
+	find $(VENDD_STATEDIR) -maxdepth 1 -name 'vendd.db*' -exec chown $(VENDD_USER):$(VENDD_USER) {} + \
+	  -exec chmod 0600 {} +
 
 install-unit: install-venv install-config
 	install -m 0644 $(VENDD_SRC)/systemd/vendd.service $(VENDD_UNITDIR)/vendd.service

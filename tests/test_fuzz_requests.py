@@ -1,5 +1,6 @@
-"""Bad input on the MQTT request handler (issue 10, item 4): random actions and payloads, and
-mutations of valid requests, get `ok: false` with an error and leave the ledger unchanged.
+"""Bad input on the MQTT request handler: random actions and payloads, and mutations of valid
+signed requests, get `ok: false` with a one-line error and leave the ledger unchanged; signed
+requests act at most once, in counter order; ids with control characters are never echoed.
 
 Most examples call the handler (`Requests.answer`) directly against a running daemon; a
 small sample makes the real round trip through a private Mosquitto."""
@@ -19,9 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import sim_config
 
+from vendd.config import CHANGE_ACTIONS
 from vendd.daemon.app import Daemon
+from vendd.telemetry import gate
 from vendd.telemetry.client import Topics
-from vendd.telemetry.requests import MODELS, Requests
+from vendd.telemetry.requests import MODELS, READ_ONLY, Requests
+from vendd.telemetry.signing import verify_request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "telemetry"))
 from feed_helpers import (
@@ -29,12 +33,16 @@ from feed_helpers import (
     PREFIX,
     Broker,
     Feed,
+    Signer,
     mqtt_section,
+    signed_by,
     wait_until,
 )
 
-ALL_ON = {action: True for action in MODELS}
-READ_ONLY = {"report", "ping", "replay"}
+SIGNER = Signer("ana")
+ALL_ON = signed_by({action: True for action in MODELS}, SIGNER)
+KEYS = {SIGNER.id: SIGNER.key.public_key()}
+EXPIRY_S = 60  # every example is published with an MQTT message expiry this long
 VALID: dict[str, dict[str, Any]] = {
     "set_price": {"slot": "A1", "price": 375},
     "set_stock": {"slot": "A2", "stock": 3, "reason": "restock"},
@@ -69,7 +77,10 @@ topic_names = st.sampled_from(sorted(MODELS)) | st.text(
 def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
     """A valid request of some action, broken in one of several ways."""
     action = draw(st.sampled_from(sorted(MODELS)))
-    body: dict[str, Any] = {"request_id": "fz", **VALID[action]}
+    rid = f"fz-{draw(st.uuids()).hex[:12]}"
+    body: dict[str, Any] = {"request_id": rid, **VALID[action]}
+    if action in CHANGE_ACTIONS:
+        body = SIGNER.sign(action, VALID[action], rid)
     how = draw(st.sampled_from(["drop", "retype", "extra", "truncate", "flip", "rid"]))
     if how == "drop":
         body.pop(draw(st.sampled_from(sorted(body))))
@@ -112,11 +123,18 @@ def ledger_fingerprint(path: Path) -> tuple[Any, ...]:
 
 
 def is_valid(action: str, payload: bytes) -> bool:
+    """The oracle: strict JSON, a good id, a good signature where one is needed or given,
+    and the action's own fields."""
     model = MODELS.get(action)
     if model is None:
         return False
     try:
-        model.model_validate(json.loads(payload))
+        data = gate.parse(payload)
+        rid = gate.check_request_id(data)
+        if action in CHANGE_ACTIONS or "signature" in data:
+            data = {**verify_request(data, KEYS, machine=MACHINE, action=action).body,
+                    "request_id": rid}
+        model.model_validate(data)
     except Exception:
         return False
     return True
@@ -127,7 +145,10 @@ def check_answer(action: str, payload: bytes, response: dict[str, Any],
     json.dumps(response)  # publishable
     assert set(response) >= {"request_id", "ok"}
     rid = response["request_id"]
-    assert rid is None or (isinstance(rid, str) and len(rid) <= 64)
+    assert rid is None or gate.REQUEST_ID.fullmatch(rid), rid
+    if response.get("duplicate"):
+        assert after == before  # answered from the journal
+        return
     if response["ok"] is True:
         # A random request that happens to be well formed: accepted as a real one would be.
         assert is_valid(action, payload), (action, payload, response)
@@ -135,7 +156,10 @@ def check_answer(action: str, payload: bytes, response: dict[str, Any],
             assert after == before
         return
     assert response["ok"] is False
-    assert isinstance(response["error"], str) and response["error"]
+    error = response["error"]
+    assert isinstance(error, str) and error
+    # One line, nothing a terminal would act on, bounded whatever the payload was.
+    assert len(error) <= 2000 and not any(ord(c) < 32 or ord(c) == 127 for c in error), error
     assert after == before, f"a refused request changed the ledger: {action} {payload!r}"
 
 
@@ -162,8 +186,87 @@ def test_random_requests_are_refused_and_change_nothing(
     requests, db = handler
     action, payload = request
     before = ledger_fingerprint(db)
-    response = requests.answer(action, payload)
+    response = requests.answer(action, payload, expiry_s=EXPIRY_S)
     check_answer(action, payload, response, before, ledger_fingerprint(db))
+
+
+def request_rows(path: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [json.loads(f) for (f,) in conn.execute(
+            "SELECT fields FROM journal WHERE kind = 'request' ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(sends=st.lists(st.tuples(st.integers(1, 12), st.integers(0, 3)), min_size=1,
+                      max_size=10))
+def test_signed_requests_act_at_most_once_in_counter_order(
+        handler: tuple[Requests, Path], sends: list[tuple[int, int]]) -> None:
+    """Counters and ids in any order: a request acts iff its id is new and its counter is
+    above every one acted on before; a known id is answered from the journal."""
+    requests, db = handler
+    base = SIGNER.counter  # above everything this coordinator sent before
+    SIGNER.counter += 100
+    acted: dict[str, bool] = {}  # rid -> its journaled answer
+    last = 0
+    rows_before = len(request_rows(db))
+    tag = uuid.uuid4().hex[:10]  # new ids for every example (hypothesis repeats its draws)
+    for step, (offset, which) in enumerate(sends):
+        rid = f"{tag}-{which}"
+        price = 100 + 5 * step
+        body = SIGNER.sign("set_price", {"slot": "B1", "price": price}, rid,
+                           counter=base + offset)
+        before = ledger_fingerprint(db)
+        response = requests.answer("set_price", json.dumps(body).encode(), expiry_s=EXPIRY_S)
+        after = ledger_fingerprint(db)
+        if rid in acted:
+            assert response["duplicate"] is True and response["ok"] is acted[rid]
+            assert after == before
+        elif offset <= last:
+            assert response["ok"] is False and "stale counter" in response["error"]
+            assert after == before
+        else:
+            assert response["ok"] is True, response
+            assert "duplicate" not in response
+            acted[rid], last = True, offset
+            assert requests_price(db, "B1") == price
+    assert len(request_rows(db)) - rows_before == len(acted)
+
+
+def requests_price(path: Path, slot: str) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT price FROM slots WHERE id = ?", (slot,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rid=st.text(max_size=70), action=st.sampled_from(sorted(MODELS)),
+       duplicate=st.sampled_from([None, "request_id", "slot", "price", "signature"]))
+def test_odd_ids_and_duplicate_keys_are_refused_and_never_echoed(
+        handler: tuple[Requests, Path], rid: str, action: str, duplicate: str | None) -> None:
+    requests, db = handler
+    fields = {"request_id": rid, **VALID[action]}
+    if action in CHANGE_ACTIONS and gate.REQUEST_ID.fullmatch(rid):
+        fields = SIGNER.sign(action, VALID[action], rid)
+    raw = json.dumps(fields)
+    if duplicate is not None:
+        raw = raw[:-1] + f', "{duplicate}": 1}}'
+    before = ledger_fingerprint(db)
+    response = requests.answer(action, raw.encode(), expiry_s=EXPIRY_S)
+    after = ledger_fingerprint(db)
+    if duplicate is not None and duplicate in fields:
+        assert response["ok"] is False and "duplicate key" in response["error"]
+        assert response["request_id"] is None
+    if gate.REQUEST_ID.fullmatch(rid) is None:
+        assert response["ok"] is False and response["request_id"] is None
+        assert after == before
+    check_answer(action, raw.encode(), response, before, after)
 
 
 # --- a small sample over a real broker -----------------------------------------------------

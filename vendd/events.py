@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -143,10 +143,23 @@ class Stopping(Event):
 
 
 @dataclass(frozen=True)
+class RequestOrigin:
+    """Where a coordinator's signed MQTT request came from: journaled with the change it made,
+    and with the `request` row that closes it (the memory of counters and request ids)."""
+
+    action: str
+    coordinator: str
+    counter: int
+    request_id: str
+
+
+@dataclass(frozen=True)
 class AdminEvent(Event):
-    """A change asked for by a person; `actor` is who (maker id, `coordinator`, `config`)."""
+    """A change asked for by a person; `actor` is who (maker id, `coordinator`, `config`).
+    `request`: set when the change comes from a coordinator's signed request."""
 
     actor: str
+    request: RequestOrigin | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

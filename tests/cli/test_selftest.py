@@ -95,7 +95,9 @@ def test_virtual_dispenser_not_at_home_names_the_dispenser(tmp_path):
 
 @pytest.fixture
 def cabinet(tmp_path: Path, factory: MockFactory) -> Iterator[tuple[Config, SimCabinet]]:
-    config = sim_config(tmp_path, dispenser=DISPENSER, buttons=BUTTONS)
+    # Two motors, so two slots: a slot without a motor is a config error.
+    slots = [s for s in sim_config(tmp_path).model_dump()["slots"] if s["id"] in ("A1", "A2")]
+    config = sim_config(tmp_path, dispenser=DISPENSER, buttons=BUTTONS, slots=slots)
     sim = SimCabinet(config.dispenser, factory, turn_time_s=0.05)
     sim.start()
     yield config, sim

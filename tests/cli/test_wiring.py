@@ -47,3 +47,35 @@ def test_special_pins_are_flagged(tmp_path):
     text = out.getvalue()
     assert "8       GPIO14" in text and "UART TXD" in text
     assert "3       GPIO2" in text and "I2C SDA" in text
+
+
+def test_the_lcd_is_powered_so_that_its_pull_ups_never_put_5_v_on_the_pi():
+    out = io.StringIO()
+    wiring(load_config(EXAMPLE_CONFIG), out)
+    (lcd,) = [line for line in out.getvalue().splitlines() if "LCD" in line]
+    assert "power from 3.3 V (pin 1)" in lcd and "level shifter" in lcd
+    assert "5 V pin 2" not in lcd  # the old advice: a 5 V backpack pulls SDA/SCL to 5 V
+
+
+def test_the_mdb_board_is_on_the_uart_pins():
+    from support import ROOT
+
+    out = io.StringIO()
+    assert wiring(load_config(ROOT / "config" / "vendd.mdb.example.toml"), out) == 0
+    text = out.getvalue()
+    assert "MDB interface board" in text and "TXD header pin 8, RXD pin 10" in text
+    assert "(20x4 LCD)" in text
+
+
+def test_wiring_runs_from_the_clone_before_install(tmp_path):
+    # README, "On a Raspberry Pi", step 2: from the clone, before `make install`.
+    import subprocess
+    import sys
+
+    from support import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "vendd.cli", "wiring", "--config",
+                           str(EXAMPLE_CONFIG)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "GPIO16" in proc.stdout

@@ -8,6 +8,7 @@ a missing tool fails the test instead of skipping it."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -98,12 +99,72 @@ def test_hardening_keeps_gpio_and_serial_reachable():
     assert values("ProtectSystem") == ["strict"] and values("NoNewPrivileges") == ["yes"]
 
 
+def exposure(path: Path) -> float:
+    proc = subprocess.run([analyze(), "security", "--offline=true", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", proc.stdout + proc.stderr)
+    assert found, proc.stdout + proc.stderr
+    return float(found.group(1))
+
+
+def test_the_unit_is_sandboxed_to_an_exposure_of_at_most_1_5(tmp_path: Path) -> None:
+    shipped = exposure(verifiable_copy(UNIT.read_text(), tmp_path))
+    assert shipped <= 1.5
+    # The figure moves with the sandbox: without the user namespace and the IP allow list
+    # it is worse, so the check above measures the shipped settings.
+    loose = UNIT.read_text().replace("PrivateUsers=yes", "PrivateUsers=no").replace(
+        "IPAddressDeny=any", "")
+    other = tmp_path / "loose"
+    other.mkdir()
+    assert exposure(verifiable_copy(loose, other)) > shipped
+
+
+def test_the_password_comes_as_a_systemd_credential_not_the_environment() -> None:
+    assert values("LoadCredential") == ["mqtt-password:/etc/vendd/mqtt-password"]
+    assert not [v for v in values("Environment") if "PASSWORD" in v]
+    assert values("PrivateUsers") == ["yes"] and values("IPAddressDeny") == ["any"]
+    allowed = values("IPAddressAllow")[0].split()
+    assert "localhost" in allowed and "any" not in allowed
+    filters = values("SystemCallFilter")
+    assert "@system-service" in filters and "~@privileged @resources" in filters
+
+
 def test_stop_timeout_covers_the_vend_grace():
     from vendd.config import load_config
     from vendd.daemon.systemd import vend_grace_s
 
     grace = vend_grace_s(load_config(ROOT / "config" / "vendd.example.toml"))
     assert float(values("TimeoutStopSec")[0].rstrip("s")) > grace + 10
+
+
+def _install_config(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """install.mk's config step as it runs on every `make install`, into a test root, as the
+    current user (the steps before it make the vendd user: taken as done with -o)."""
+    me = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["make", "-s", "-f", str(INSTALL_MK), "-o", "install-user", "-o", "install-apt",
+         "install-config", f"VENDD_CONFDIR={tmp_path / 'etc'}",
+         f"VENDD_STATEDIR={tmp_path / 'state'}", f"VENDD_USER={me}", f"VENDD_CONFOWNER={me}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def test_install_sets_the_modes_on_every_install_and_warns_about_the_example(tmp_path):
+    first = _install_config(tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "WARNING" in first.stdout and "PINs are public" in first.stdout
+    config, password = tmp_path / "etc" / "vendd.toml", tmp_path / "etc" / "mqtt-password"
+    assert password.read_text() == ""  # the placeholder the unit's LoadCredential= needs
+    ledger = tmp_path / "state" / "vendd.db"
+    ledger.write_text("")
+    for path in (config, password, ledger, tmp_path / "state"):
+        path.chmod(0o777)  # someone loosened them since
+    second = _install_config(tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "keeping the existing" in second.stdout and "WARNING" not in second.stdout
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in (config, password, ledger)} == {
+        "vendd.toml": "0o640", "mqtt-password": "0o640", "vendd.db": "0o600"}
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o750"
+    assert config.read_text() == (ROOT / "config" / "vendd.example.toml").read_text()
 
 
 def test_install_fragment_parses():

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gpiozero.pins.mock import MockFactory
 from support import SIM_CONFIG, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
 from simulator.pulse_peer import PulsePeer
+from simulator.stepped_clock import SteppedMockFactory
 from vendd.config import load_config
 from vendd.daemon.app import Daemon
 from vendd.hw.dispenser import GpioDispenser
@@ -20,9 +20,10 @@ from vendd.hw.pulse import PulseCoinAcceptor
 from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor
 from vendd.ledger.ledger import iter_rows, open_readonly
 
-# config/sim.toml's motor matrix, with short timeouts so a jam is seen quickly.
+# config/sim.toml's motor matrix, with timeouts far above the simulated cam's 0.05 s turn (a busy
+# machine runs the cabinet's thread late) and a short wait for a product that will not fall.
 DISPENSER = load_config(SIM_CONFIG).dispenser.model_dump() | {
-    "leave_home_timeout_s": 0.3, "home_timeout_s": 0.5, "drop_wait_s": 0.05}
+    "leave_home_timeout_s": 1.0, "home_timeout_s": 2.0, "drop_wait_s": 0.2}
 
 
 PULSE = {
@@ -41,7 +42,8 @@ PULSE = {
 
 class Cabinet:
     def __init__(self, tmp_path: Path, **sections: Any) -> None:
-        self.factory = MockFactory()
+        # Pins on a clock the pulse peer holds while it plays (simulator/stepped_clock.py).
+        self.factory = SteppedMockFactory()
         config = sim_config(tmp_path, dispenser=DISPENSER, **sections)
         self.daemon = Daemon(config, pin_factory=self.factory)
         self.sim = SimCabinet(config.dispenser, self.factory, turn_time_s=0.05)

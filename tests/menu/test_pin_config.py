@@ -54,8 +54,9 @@ def test_a_bad_pin_is_named_never_shown(tmp_path: Path) -> None:
     path = with_pins(tmp_path, carmen="24x8")
     result = vendd("check-config", str(path))
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"{path}: makers.1.pin: must be 4 to 8 digits, or a hash made by `vendd pin-hash`"]
+    line = path.read_text().splitlines().index('pin = "24x8"') + 1
+    assert result.stderr.splitlines() == [f"{path}:{line}: makers[carmen].pin: must be 4 to 8 "
+                                          "digits, or a hash made by `vendd pin-hash`"]
 
 
 def test_run_refuses_the_example_s_public_pins(tmp_path: Path) -> None:

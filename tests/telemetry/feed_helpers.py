@@ -28,6 +28,7 @@ from vendd.ledger import read_rows
 from vendd.ledger.db import connect
 from vendd.ledger.journal import GENESIS, canonical, chain_hash
 from vendd.telemetry.relay import load_acked
+from vendd.telemetry.signing import generate_key, next_counter, public_key_text, sign_request
 
 USER, PASSWORD = "vendd", "hilo-y-aguja"
 
@@ -260,13 +261,49 @@ class Feed:
     def has_all(self, last: int) -> bool:
         return set(range(1, last + 1)) <= set(self.seqs())
 
-    def request(self, action: str, body: dict[str, Any] | bytes | str) -> None:
+    def request(self, action: str, body: dict[str, Any] | bytes | str, *,
+                expiry: int | None = 60, retain: bool = False) -> None:
+        """Publish a request at QoS 1, with an MQTT 5 message expiry (None: without)."""
         payload = body if isinstance(body, bytes | str) else json.dumps(body)
-        self.client.publish(f"{self.base}/request/{action}", payload, qos=1)
+        props = None
+        if expiry is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.MessageExpiryInterval = expiry
+        self.client.publish(f"{self.base}/request/{action}", payload, qos=1, retain=retain,
+                            properties=props)
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+# --- a coordinator who signs ---------------------------------------------------------------
+
+
+class Signer:
+    """A coordinator's key and her counter (her clock in ms, then one up per request)."""
+
+    def __init__(self, coordinator: str = "ana") -> None:
+        self.id = coordinator
+        self.key = generate_key()
+        self.counter = next_counter()
+
+    def entry(self) -> dict[str, str]:
+        """Her `[[mqtt.requests.coordinators]]` entry."""
+        return {"id": self.id, "public_key": public_key_text(self.key)}
+
+    def sign(self, action: str, body: dict[str, Any], rid: str, *, counter: int | None = None,
+             machine: str = MACHINE, issued_at: str | None = None) -> dict[str, Any]:
+        if counter is None:
+            self.counter += 1
+            counter = self.counter
+        return sign_request(self.key, self.id, counter, action, body, machine=machine,
+                            request_id=rid, issued_at=issued_at)
+
+
+def signed_by(actions: dict[str, bool], *signers: Signer, **options: Any) -> dict[str, Any]:
+    """An `[mqtt.requests]` section: these actions, these coordinators."""
+    return {**actions, "coordinators": [s.entry() for s in signers], **options}
 
 
 # --- the ledger, as the tests read it ------------------------------------------------------

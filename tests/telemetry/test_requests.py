@@ -1,15 +1,19 @@
 """Coordinator requests: every bad request gets `ok: false` with an error and changes
-nothing; accepted ones are journaled through the controller like a button press."""
+nothing; accepted ones are journaled through the controller like a button press, naming the
+coordinator who signed them and the request id."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from feed_helpers import Broker, Feed, journal, mqtt_config, sell, wait_until
+from feed_helpers import Broker, Feed, Signer, journal, mqtt_config, sell, signed_by, wait_until
+
+from vendd.config import CHANGE_ACTIONS
 
 ALL_BUT_DISABLE = {"set_price": True, "set_stock": True, "enable_slot": True,
                    "disable_slot": False, "out_of_service": True, "back_in_service": True,
@@ -25,7 +29,7 @@ BAD: list[tuple[str, str, Any, str]] = [
     ("None", "set_price", {"slot": "A1", "price": 300}, "request_id"),
     ("r7", "set_price", {"request_id": "r7", "slot": "A1"}, "price"),
     ("r8", "set_price", {"request_id": "r8", "slot": "A1", "price": "300"}, "price"),
-    ("r9", "set_price", {"request_id": "r9", "slot": "A1", "price": 3.5}, "price"),
+    ("r9", "set_price", {"request_id": "r9", "slot": "A1", "price": 3.5}, "fractional"),
     ("r10", "set_price", {"request_id": "r10", "slot": "A1", "price": 0}, "price"),
     ("r11", "set_price", {"request_id": "r11", "slot": "A1", "price": -350}, "price"),
     ("r12", "set_price", {"request_id": "r12", "slot": "A1", "price": True}, "price"),
@@ -48,6 +52,23 @@ BAD: list[tuple[str, str, Any, str]] = [
 ]
 
 
+# Refused by the machine itself (after the signature and the counter): journaled as a
+# `request` row with its answer, so the counter is used, and nothing else changes.
+MACHINE_REFUSED = {"r14", "r16", "r19"}
+
+
+def prepare(signer: Signer, action: str, payload: Any) -> Any:
+    """Sign a change request's fields as a coordinator would (a float is put in after
+    signing: a signer cannot sign one)."""
+    if not (isinstance(payload, dict) and action in CHANGE_ACTIONS and "request_id" in payload):
+        return payload
+    body = {k: v for k, v in payload.items() if k != "request_id"}
+    floats = {k: v for k, v in body.items() if isinstance(v, float)}
+    signed = signer.sign(action, {k: (0 if k in floats else v) for k, v in body.items()},
+                         payload["request_id"])
+    return {**signed, **floats}
+
+
 def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
@@ -59,13 +80,14 @@ def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_every_bad_request_is_refused_and_changes_nothing(
         tmp_path: Path, broker: Broker, feed: Feed, start_daemon) -> None:
-    config = mqtt_config(tmp_path, broker.port, requests=ALL_BUT_DISABLE)
+    signer = Signer()
+    config = mqtt_config(tmp_path, broker.port, requests=signed_by(ALL_BUT_DISABLE, signer))
     daemon = start_daemon(config)
     sell(daemon, "A1")
     wait_until(lambda: feed.has_all(journal(config.ledger.path)[-1]["seq"]), 5, "the feed")
     before = tables(config.ledger.path)
     for _rid, action, payload, _ in BAD:
-        feed.request(action, payload)
+        feed.request(action, prepare(signer, action, payload))
     wait_until(lambda: sum(len(v) for v in feed.responses.values()) >= len(BAD), 10,
           "an answer to every bad request")
     for rid, action, _, error in BAD:
@@ -75,12 +97,20 @@ def test_every_bad_request_is_refused_and_changes_nothing(
         assert answer["ok"] is False, (rid, answer)
         assert error in answer["error"], (rid, answer)
         assert answer["request_id"] == (None if rid == "None" else rid)
-    assert tables(config.ledger.path) == before
+    after = tables(config.ledger.path)
+    assert {k: v for k, v in after.items() if k != "journal"} == {
+        k: v for k, v in before.items() if k != "journal"}
+    assert after["journal"][:len(before["journal"])] == before["journal"]
+    added = [(row[2], json.loads(row[3])) for row in after["journal"][len(before["journal"]):]]
+    assert {f["request_id"] for _, f in added} == MACHINE_REFUSED
+    assert all(kind == "request" and f["ok"] is False and f["coordinator"] == "ana"
+               for kind, f in added)
 
 
 def test_accepted_requests_are_journaled_by_the_coordinator(
         tmp_path: Path, broker: Broker, feed: Feed, start_daemon) -> None:
-    config = mqtt_config(tmp_path, broker.port, requests=ALL_BUT_DISABLE)
+    signer = Signer()
+    config = mqtt_config(tmp_path, broker.port, requests=signed_by(ALL_BUT_DISABLE, signer))
     daemon = start_daemon(config)
     sell(daemon, "A1")
     sell(daemon, "B3")
@@ -97,13 +127,26 @@ def test_accepted_requests_are_journaled_by_the_coordinator(
         ("g8", "report", {"request_id": "g8", "from": today, "to": today, "maker": "lucia"}),
     ]
     for rid, action, payload in good:
-        feed.request(action, payload)
+        feed.request(action, prepare(signer, action, payload))
         wait_until(lambda rid=rid: rid in feed.responses, 5, f"the answer to {rid}")
         assert feed.responses[rid][0]["ok"] is True, feed.responses[rid]
     rows = journal(config.ledger.path)
     mine = [r for r in rows if r["fields"].get("by") == "coordinator"]
     assert [r["kind"] for r in mine] == ["price_set", "stock_set", "service_mode",
                                          "service_mode"]
+    assert [(r["fields"]["coordinator"], r["fields"]["request_id"]) for r in mine] == [
+        ("ana", "g1"), ("ana", "g2"), ("ana", "g3"), ("ana", "g4")]
+    closing = [r["fields"] for r in rows if r["kind"] == "request"]
+    assert [(f["request_id"], f["action"], f["ok"]) for f in closing] == [
+        ("g1", "set_price", True), ("g2", "set_stock", True), ("g3", "out_of_service", True),
+        ("g4", "back_in_service", True), ("g5", "enable_slot", True)]
+    assert all(f["coordinator"] == "ana" for f in closing)
+    counters = [f["counter"] for f in closing]
+    assert counters == sorted(counters) and len(set(counters)) == len(counters)
+    # The answer names the journal row that closed the request.
+    seq_of = {f["request_id"]: r["seq"] for r in rows if r["kind"] == "request"
+              for f in [r["fields"]]}
+    assert all(feed.responses[rid][0]["seq"] == seq_of[rid] for rid in seq_of)
     assert daemon.controller.state.slots["A1"].price == 400
     assert feed.responses["g6"][0]["seq"] == rows[-1]["seq"]
     report = feed.responses["g7"][0]

@@ -38,7 +38,21 @@ def test_password_from_a_file(tmp_path: Path, broker: Broker, feed: Feed,
                               start_daemon) -> None:
     secret = tmp_path / "mqtt-password"
     secret.write_text(PASSWORD + "\n")
+    secret.chmod(0o640)  # a password file others can read is refused
     config = mqtt_config(tmp_path, broker.pw_port, username=USER, password_file=secret)
+    feed_flows(start_daemon(config), feed, config)
+
+
+def test_password_from_a_systemd_credential(tmp_path: Path, broker: Broker, feed: Feed,
+                                            start_daemon, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    # What LoadCredential=mqtt-password:/etc/vendd/mqtt-password hands the service.
+    folder = tmp_path / "credentials"
+    folder.mkdir()
+    (folder / "mqtt-password").write_text(PASSWORD + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(folder))
+    config = mqtt_config(tmp_path, broker.pw_port, username=USER,
+                         password_credential="mqtt-password")
     feed_flows(start_daemon(config), feed, config)
 
 
@@ -60,6 +74,7 @@ def test_wrong_password_is_one_clear_fault_not_a_crash_loop(
     caplog.set_level(logging.INFO, logger="vendd")
     secret = tmp_path / "mqtt-password"
     secret.write_text("not-the-password\n")
+    secret.chmod(0o600)
     config = mqtt_config(tmp_path, broker.pw_port, username=USER, password_file=secret)
     daemon = start_daemon(config)
 

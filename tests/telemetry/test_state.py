@@ -100,6 +100,7 @@ def test_watch_shows_sales_faults_and_stock(tmp_path: Path, broker: Broker,
 def test_watch_with_a_wrong_password_says_so(tmp_path: Path, broker: Broker) -> None:
     secret = tmp_path / "pw"
     secret.write_text("wrong\n")
+    secret.chmod(0o600)
     config = mqtt_config(tmp_path, broker.pw_port, username="vendd", password_file=secret)
     out = io.StringIO()
     assert watch_main(config, out=out, stop_after=5.0) == 1

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from vendd.config import Config, load_config, pin_table
+from vendd.cli.request import add_commands as add_request_commands
+from vendd.config import Config, checked_config, load_config, on_raspberry_pi, pin_table
 from vendd.errors import ConfigError, VenddError
 from vendd.hub.cli import register as register_hub
 from vendd.ledger.ledger import open_readonly
@@ -21,6 +22,7 @@ from vendd.money import Money
 
 DEFAULT_CONFIG = "/etc/vendd/vendd.toml"
 EXIT_USAGE = 2
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: `run` with a config that cannot work; not restarted
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_CONFIG if args.command == "run" else EXIT_USAGE
     except VenddError as exc:
         print(f"vendd: {exc}", file=sys.stderr)
         return 1
@@ -97,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     dex.add_argument("--reset", action="store_true",
                      help="reset the since-reset counters after this export (journaled)")
     dex.add_argument("--ledger", help="ledger file (default: the config's ledger.path)")
+    add_request_commands(sub)  # request, keygen: no config file (run on a coordinator's computer)
     register_hub(sub)
     return p
 
@@ -113,7 +116,8 @@ def _ledger_path(args: argparse.Namespace, config: Config) -> Path:
 
 
 def _check_config(args: argparse.Namespace, out: TextIO) -> int:
-    config = load_config(args.file or args.config)
+    # The same checks as `run` (files, folders, device nodes on a Pi): one shared function.
+    config = checked_config(args.file or args.config, at_run=False)
     # PINs typed on the same buttons (fewer than ten of them), or hashed ones: beyond the
     # config model's own check, since they depend on the number of buttons.
     from vendd.menu import pins
@@ -149,9 +153,25 @@ def _check_config(args: argparse.Namespace, out: TextIO) -> int:
               f"display {config.display.kind}; {len(pin_table(config))} GPIO pins\n")
     mq = config.mqtt
     out.write(f"mqtt     {'on' if mq.enabled else 'off'}: {mq.host}:{mq.port} "
-              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}\n")
+              f"prefix {mq.prefix}/{m.id}{', TLS' if mq.tls else ''}{_password_note(config)}\n")
+    on = [a for a in type(mq.requests).model_fields if mq.requests.enabled(a)]
+    signers = ", ".join(c.id for c in mq.requests.coordinators) or "nobody"
+    out.write(f"requests {', '.join(on) or 'none'}; changes signed by {signers}\n")
     out.write(f"ledger   {config.ledger.path}\n")
+    if not on_raspberry_pi():
+        out.write("note     not a Raspberry Pi: serial ports, I2C and GPIO are checked on the "
+                  "Pi itself\n")
     return 0
+
+
+def _password_note(config: Config) -> str:
+    mq = config.mqtt
+    if mq.password_credential is not None:
+        return (f", password from systemd credential {mq.password_credential}"
+                " (checked when the service starts)")
+    if mq.password_file is not None:
+        return f", password from {mq.password_file}"
+    return ""
 
 
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -280,7 +300,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from vendd.daemon.systemd import EXIT_CONFIG, run_service
     from vendd.menu import pins
 
-    config = load_config(args.config)
+    config = checked_config(args.config, at_run=True)
     makers = [(m.id, m.pin) for m in config.makers if m.pin]
     problems = pins.problems(makers, len(config.slots))
     for problem in problems:

@@ -110,6 +110,11 @@ def broker_check(config: Config) -> list[Result]:
     where = f"{m.host}:{m.port}"
     if not m.enabled:
         return [skip("mqtt", "broker", "disabled in the config")]
+    if m.password_credential is not None and "CREDENTIALS_DIRECTORY" not in os.environ:
+        return [skip("mqtt", "broker", f"the password is systemd credential "
+                     f"{m.password_credential}: try it as the service does: sudo systemd-run "
+                     f"--pipe -p User=vendd -p LoadCredential={m.password_credential}:"
+                     f"/etc/vendd/{m.password_credential} vendd selftest")]
     from vendd.telemetry.client import make_client
 
     try:
@@ -128,7 +133,10 @@ def broker_check(config: Config) -> list[Result]:
     try:
         client.connect(m.host, m.port, keepalive=10)
     except (OSError, ValueError) as exc:  # refused, unreachable, TLS handshake, bad host
-        return [fail("mqtt", "broker", f"{where}: {exc}")]
+        from vendd.telemetry.tls import tls_failure
+
+        named = tls_failure(exc)
+        return [fail("mqtt", "broker", f"{where}: {named[1] if named else exc}")]
     client.loop_start()
     try:
         done.wait(BROKER_TIMEOUT_S)
@@ -136,6 +144,13 @@ def broker_check(config: Config) -> list[Result]:
         client.disconnect()
         client.loop_stop()
     rc = answer.get("rc")
+    if rc is None and m.tls is not None:
+        from vendd.config import tls_context
+        from vendd.telemetry.tls import tls_probe
+
+        probed = tls_probe(m.host, m.port, tls_context(m.tls))
+        if probed is not None:
+            return [fail("mqtt", "broker", f"{where}: {probed[1]}")]
     if rc is None:
         return [fail("mqtt", "broker", f"{where}: no answer in {BROKER_TIMEOUT_S:.0f} s")]
     if rc.is_failure:

@@ -126,6 +126,8 @@ class WatchView:
         kind, f, ts = e["kind"], e.get("fields", {}), e.get("ts")
         if kind in QUIET:
             return
+        if f.get("coordinator") and f.get("by") == "coordinator":  # a signed request's change
+            f = {**f, "by": f"coordinator {f['coordinator']}"}
         m = self.money
         match kind:
             case "sale":
@@ -158,6 +160,10 @@ class WatchView:
                         f"{m(f['counted'])}, expected {m(f['expected'])}")
             case "unclaimed":
                 text = f"credit {m(f.get('amount', 0))} left unclaimed"
+            case "request":
+                answer = "ok" if f["ok"] else f"refused: {f.get('error', '')}"
+                text = (f"remote {f['action']} signed by {f['coordinator']} "
+                        f"({f['request_id']}): {answer}")
             case "started":
                 text = f"start  vendd {f.get('version', '')} started"
             case _:

@@ -100,9 +100,17 @@ def _other_connections(config: Config) -> list[str]:
     if ca is not None and ca.kind == "cctalk":
         lines.append(f"coin acceptor (ccTalk, {ca.baud} baud, address {ca.address}): "
                      f"serial port {ca.port}")
+    mdb = config.mdb
+    if mdb is not None and mdb.link == "uart":
+        lines.append(f"MDB interface board (never the bus itself): {mdb.port}, TXD header pin 8, "
+                     "RXD pin 10, GND pin 6")
+    elif mdb is not None and mdb.link == "bridge":
+        lines.append(f"MDB adapter (USB): serial port {mdb.port}")
     d = config.display
     if d.kind == "lcd":
+        # A backpack powered from 5 V pulls SDA/SCL up to 5 V, more than the Pi's pins take.
         lines.append(f"display ({d.cols}x{d.rows} LCD): I2C bus {d.i2c_port} address "
-                     f"{d.i2c_address:#04x}, SDA header pin 3, SCL header pin 5, "
-                     "5 V pin 2, GND pin 6")
+                     f"{d.i2c_address:#04x}, SDA header pin 3, SCL header pin 5, GND pin 6; "
+                     "power from 3.3 V (pin 1), or from 5 V (pin 2) only through an I2C level "
+                     "shifter (a 5 V backpack's pull-ups would put 5 V on SDA/SCL)")
     return lines

@@ -44,6 +44,18 @@ EXIT_CONFIG = 78  # sysexits.h EX_CONFIG; the unit has RestartPreventExitStatus=
 
 POLL_S = 0.5  # how often the main thread looks at the controller while waiting for a signal
 
+def failure_status(exc: BaseException) -> int:
+    """EX_CONFIG when a permission is what stops us (a restart will not grant it), else 1."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConfigError | PermissionError):
+            return EXIT_CONFIG
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return EXIT_FAILED
+
+
 def vend_grace_s(config: Config) -> float:
     """How long a turning motor may take to finish its vend on shutdown: the dispenser's own
     worst case, after which the driver itself would have given up."""
@@ -159,14 +171,14 @@ class _Service:
             return EXIT_CONFIG
         except VenddError as exc:  # no GPIO chip, telemetry set-up (TLS files, password)
             log.critical("cannot set up: %s", exc)
-            return EXIT_FAILED
+            return failure_status(exc)
         daemon = self.daemon
         try:
             daemon.start()
         except VenddError as exc:  # a device or the ledger cannot be opened
             log.critical("cannot start: %s", exc)
             self.notifier.stopping(f"failed: {exc}")
-            return EXIT_FAILED
+            return failure_status(exc)
         assert daemon.controller is not None
         daemon.controller.loop_hooks.append(
             WatchdogHook(self.notifier, status=lambda: status_line(daemon))

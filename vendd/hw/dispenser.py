@@ -45,7 +45,7 @@ from typing import Any
 from gpiozero import DigitalOutputDevice, GPIOZeroError
 
 from vendd.config import GpioDispenserConfig
-from vendd.errors import ConfigError, DeviceError
+from vendd.errors import DeviceError
 from vendd.events import DeviceFault, DeviceRecovered, VendFinished, VendOutcome
 from vendd.hw.base import Post
 from vendd.hw.keypad import EdgeInput, FactoryClock
@@ -65,31 +65,10 @@ class _Wait(Enum):
     STOPPED = "stopped"
 
 
-def motor_slots(config: GpioDispenserConfig) -> list[str]:
-    """Every slot the wiring can turn, in config order."""
-    if config.wiring == "matrix":
-        return [f"{r}{c}" for r in config.rows for c in config.columns]
-    return list(config.motors)
-
-
-def _check(name: str, config: GpioDispenserConfig) -> None:
-    problems: list[str] = []
-    if config.wiring == "matrix" and not (config.rows and config.columns):
-        problems.append(f"{name}: matrix wiring needs rows and columns")
-    if config.wiring == "direct" and not config.motors:
-        problems.append(f"{name}: direct wiring needs motors")
-    missing = [s for s in motor_slots(config) if s not in config.home_pins]
-    if missing and config.home_pin is None:
-        problems.append(f"{name}: no home switch for {', '.join(missing)} (home_pins or home_pin)")
-    if problems:
-        raise ConfigError(problems)
-
-
 class GpioDispenser:
     def __init__(self, name: str, config: GpioDispenserConfig, pin_factory: Any) -> None:
         if pin_factory is None:
             raise DeviceError(f"{name}: a gpiozero pin factory is required")
-        _check(name, config)
         self.name = name
         self._cfg = config
         self._factory = pin_factory
@@ -105,7 +84,7 @@ class GpioDispenser:
         self._drop_sensor: EdgeInput | None = None
         self._threads: set[threading.Thread] = set()
         self._turns_made = 0  # in the running vend (under the motor lock)
-        self.slots = motor_slots(config)
+        self.slots = config.motor_slots()  # wiring rules: checked by the config
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -247,6 +247,8 @@ class PriceSet(FactSchema):
     price: int
     before: int
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("stock_set")
@@ -257,6 +259,8 @@ class StockSet(FactSchema):
     after: int
     reason: str = "restock"
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("slot_enabled")
@@ -265,6 +269,8 @@ class SlotEnabled(FactSchema):
     slot: str
     enabled: bool
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 @fact_kind("slot_fault")
@@ -280,6 +286,8 @@ class SlotFaultCleared(FactSchema):
     slot: str
     fault: str = ""
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 # Money and vends.
@@ -374,6 +382,8 @@ class CashCollected(FactSchema):
     counted: int
     difference: int
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
 
 
 # Devices and the machine's life.
@@ -435,6 +445,22 @@ class ServiceMode(FactSchema):
     out_of_service: bool
     reason: str = ""
     by: str = ""
+    coordinator: str = ""  # a coordinator's signed request: who signed it ...
+    request_id: str = ""  # ... and which request (its `request` row closes it)
+
+
+@fact_kind("request", record_only=True)
+@dataclass(frozen=True)
+class RequestClosed(FactSchema):
+    """A coordinator's signed request that reached the machine, and its answer: its counter
+    and id are used for good (see vendd/telemetry/memory.py)."""
+
+    action: str
+    coordinator: str
+    counter: int
+    request_id: str
+    ok: bool
+    error: str = ""
 
 
 @fact_kind("started")

@@ -34,6 +34,8 @@ def handle(state: State, event: ev.Event) -> Step:
     handler = HANDLERS.get(type(event))
     if handler is not None:
         handler(out, event)
+    if isinstance(event, ev.AdminEvent):
+        admin.close_request(out, event)
     settle(out, state.mode)
     return Step(out.state, out.commands)
 

@@ -11,6 +11,27 @@ from vendd.machine.step import Handler, Out, Reply
 # --- changes by people: each is journaled with who made it and answered with a Reply ----------
 
 
+def who(event: ev.AdminEvent) -> dict[str, str]:
+    """The journal fields that say who made a change: `by`, and for a coordinator's signed
+    request also which coordinator and which request."""
+    if event.request is None:
+        return {"by": event.actor}
+    return {"by": event.actor, "coordinator": event.request.coordinator,
+            "request_id": event.request.request_id}
+
+
+def close_request(out: Out, event: ev.AdminEvent) -> None:
+    """Journal the answer to a signed request in the same step as the change it made (or
+    did not make): the `request` row is what makes its counter and id used for good."""
+    origin = event.request
+    if origin is None:
+        return
+    reply = next((c for c in out.commands if isinstance(c, Reply)), Reply(True))
+    out.fact("request", action=origin.action, coordinator=origin.coordinator,
+             counter=origin.counter, request_id=origin.request_id, ok=reply.ok,
+             **({} if reply.ok else {"error": reply.error}))
+
+
 def _refuse(out: Out, error: str) -> None:
     out.do(Reply(False, error))
 
@@ -29,7 +50,7 @@ def _set_price(out: Out, event: ev.SetPrice) -> None:
     if not 0 < event.price <= out.state.settings.max_credit:
         _refuse(out, f"price {event.price} out of range 1..{out.state.settings.max_credit}")
         return
-    out.fact("price_set", slot=slot.id, price=event.price, before=slot.price, by=event.actor)
+    out.fact("price_set", slot=slot.id, price=event.price, before=slot.price, **who(event))
     out.set_slot(slot.id, price=event.price)
     out.do(Reply(True))
 
@@ -45,7 +66,7 @@ def _set_stock(out: Out, event: ev.SetStock) -> None:
         _refuse(out, f"{slot.id} is vending now")
         return
     out.fact("stock_set", slot=slot.id, before=slot.stock, after=event.stock,
-             reason=event.reason, by=event.actor)
+             reason=event.reason, **who(event))
     out.set_slot(slot.id, stock=event.stock)
     out.do(Reply(True))
 
@@ -55,7 +76,7 @@ def _set_enabled(out: Out, event: ev.SetSlotEnabled) -> None:
     if slot is None:
         return
     if slot.enabled != event.enabled:
-        out.fact("slot_enabled", slot=slot.id, enabled=event.enabled, by=event.actor)
+        out.fact("slot_enabled", slot=slot.id, enabled=event.enabled, **who(event))
         out.set_slot(slot.id, enabled=event.enabled)
     out.do(Reply(True))
 
@@ -65,7 +86,7 @@ def _clear_fault(out: Out, event: ev.ClearSlotFault) -> None:
     if slot is None:
         return
     if slot.fault is not None:
-        out.fact("slot_fault_cleared", slot=slot.id, fault=slot.fault, by=event.actor)
+        out.fact("slot_fault_cleared", slot=slot.id, fault=slot.fault, **who(event))
         out.set_slot(slot.id, fault=None)
     out.do(Reply(True))
 
@@ -74,7 +95,7 @@ def _out_of_service(out: Out, event: ev.SetOutOfService) -> None:
     if bool(out.state.out_of_service) != event.out_of_service:
         reason = (event.reason or "service") if event.out_of_service else None
         out.fact("service_mode", out_of_service=event.out_of_service, reason=reason or "",
-                 by=event.actor)
+                 **who(event))
         out.update(out_of_service=reason)
     out.do(Reply(True))
 
@@ -85,7 +106,7 @@ def _collect(out: Out, event: ev.CollectCash) -> None:
         return
     expected = out.state.cash_box
     out.fact("cash_collected", expected=expected, counted=event.counted,
-             difference=event.counted - expected, by=event.actor)
+             difference=event.counted - expected, **who(event))
     out.update(cash_box=0)
     out.do(Reply(True))
 

@@ -63,6 +63,8 @@ class Telemetry:
         self.relay.on_fault, self.relay.on_recovered = conn.on_refused, conn.on_accepted
         conn.on_connected.append(lambda client: self._connected())
         requests = Requests(cfg, conn.client, self.topics, controller.submit)
+        requests.on_fault = lambda code, detail: controller.post(
+            DeviceFault(DEVICE, code, detail, blocking=False))
         if cfg.mqtt.requests.replay:
             requests.replayer = Replayer(cfg.ledger.path, conn.client, self.topics)
         if requests.any_enabled:

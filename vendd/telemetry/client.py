@@ -1,5 +1,5 @@
 """The paho-mqtt client of the daemon: MQTT v5, client id, keepalive, persistent session,
-TLS, username and password (from a file or the environment), and a background connection
+TLS, username and password (systemd credential, file or environment), and a background connection
 that keeps retrying with back-off.
 
 paho callbacks run on paho's network thread, some under paho's own lock: everything
@@ -8,7 +8,7 @@ registered here must enqueue or set a flag and return."""
 from __future__ import annotations
 
 import logging
-import ssl
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +19,11 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from vendd.config import Config, MqttConfig
-from vendd.errors import TelemetryError
+from vendd.config import Config, MqttConfig, password_of, tls_context
+from vendd.errors import ConfigError, TelemetryError
+from vendd.telemetry.tls import tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +83,11 @@ def client_id_of(config: Config) -> str:
 
 
 def read_password(mqtt: MqttConfig) -> str | None:
-    """The password from `password_file` (first line) or from VENDD_MQTT__PASSWORD."""
-    if mqtt.password_file is not None:
-        try:
-            text = mqtt.password_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TelemetryError(
-                f"mqtt.password_file: cannot read {mqtt.password_file}: {exc.strerror}"
-            ) from exc
-        lines = text.splitlines()
-        if not lines or not lines[0]:
-            raise TelemetryError(f"mqtt.password_file: {mqtt.password_file} is empty")
-        return lines[0]
-    if mqtt.password is not None:
-        return mqtt.password.get_secret_value()
-    return None
+    """The password: systemd credential, file (mode-checked) or environment; see config.files."""
+    try:
+        return password_of(mqtt)
+    except ConfigError as exc:
+        raise TelemetryError("; ".join(exc.problems)) from exc
 
 
 def make_client(mqtt: MqttConfig, client_id: str) -> paho.Client:
@@ -114,23 +106,11 @@ def make_client(mqtt: MqttConfig, client_id: str) -> paho.Client:
     elif password is not None:
         raise TelemetryError("mqtt: a password is set but mqtt.username is not")
     if mqtt.tls is not None:
-        tls = mqtt.tls
-        if (tls.cert_file is None) != (tls.key_file is None):
-            raise TelemetryError("mqtt.tls: cert_file and key_file go together")
-        for name in ("ca_file", "cert_file", "key_file"):
-            path = getattr(tls, name)
-            if path is not None and not path.is_file():
-                raise TelemetryError(f"mqtt.tls.{name}: no such file {path}")
+        # The same context `check-config` builds: chain and host name verified.
         try:
-            client.tls_set(
-                ca_certs=str(tls.ca_file),
-                certfile=str(tls.cert_file) if tls.cert_file else None,
-                keyfile=str(tls.key_file) if tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise TelemetryError(f"mqtt.tls: cannot load the TLS files: {exc}") from exc
+            client.tls_set_context(tls_context(mqtt.tls))
+        except ConfigError as exc:
+            raise TelemetryError("; ".join(exc.problems)) from exc
     return client
 
 
@@ -217,7 +197,9 @@ class Connection:
         self._refused = None
         self._failures = 0
         for topic_filter in self.on_message:
-            client.subscribe(topic_filter, qos=1)
+            # Retain as published: a retained request keeps its flag even when it arrives live,
+            # so the requests handler can refuse it every time, not only after a restart.
+            client.subscribe(topic_filter, options=SubscribeOptions(qos=1, retainAsPublished=True))
         client.publish(self.topics.status, "online", qos=1, retain=True)
         self.connected.set()
         self.on_accepted()
@@ -243,6 +225,16 @@ class Connection:
 
     def _connect_failed(self, client: paho.Client, userdata: Any) -> None:
         self._failures += 1
+        # paho calls this inside its `except OSError`: the exception says why.
+        tls = tls_failure(sys.exc_info()[1])
+        if tls is not None:
+            code, detail = tls
+            if self._refused != code:  # once per cause, not once per retry
+                log.error("mqtt broker %s:%d: %s; retrying with back-off", self.mqtt.host,
+                          self.mqtt.port, detail)
+                self._refused = code
+                self.on_refused(code, detail)
+            return
         if self._failures in (1, 10) or self._failures % 100 == 0:
             log.warning("cannot reach the mqtt broker %s:%d (attempt %d); retrying",
                         self.mqtt.host, self.mqtt.port, self._failures)

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vendd.errors import LedgerError
 from vendd.ledger.db import connect
+from vendd.telemetry.actions import ReplayRequest
 from vendd.telemetry.client import Topics
 from vendd.telemetry.relay import raw_payload, read_raw
 
@@ -32,20 +32,6 @@ MAX_ROWS = 5000
 RATE_ROWS_S = 2000.0
 MIN_INTERVAL_S = 1.0
 CHUNK = 250
-
-
-class ReplayRequest(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    request_id: str = Field(min_length=1, max_length=64)
-    start: int = Field(alias="from", ge=1, strict=True)
-    end: int = Field(alias="to", ge=1, strict=True)
-
-    @model_validator(mode="after")
-    def _range(self) -> ReplayRequest:
-        if self.end < self.start:
-            raise ValueError("'to' is before 'from'")
-        return self
 
 
 class Replayer:

@@ -43,21 +43,21 @@ def test_the_example_is_the_museum_machine() -> None:
     [
         ('currency = "USD"', 'currency = "XYZ"', "machine.currency: unknown currency 'XYZ'"),
         ('language = "es"', 'language = "es"\ncolour = "red"', "machine.colour: unknown option"),
-        ("price = 350", "price = 0", "slots.0.price: price must be more than zero"),
-        ("price = 800", "price = -5", "slots.1.price: price must be more than zero"),
-        ("price = 150", 'price = "1.50"', "slots.2.price: must be whole cents (350 means 3.50), "
+        ("price = 350", "price = 0", "slots[A1].price: a price must be more than zero"),
+        ("price = 800", "price = -5", "slots[A2].price: a price must be more than zero"),
+        ("price = 150", 'price = "1.50"', "slots[A3].price: must be whole cents (350 means 3.50), "
                                           "got '1.50'"),
-        ("capacity = 10", "capacity = 9.5", "slots.2.capacity: must be a whole number, got 9.5"),
+        ("capacity = 10", "capacity = 9.5", "slots[A3].capacity: must be a whole number, got 9.5"),
         ('maker = "maria"\nprice = 1200', 'maker = "nadie"\nprice = 1200',
-         "slots.3.maker: unknown maker 'nadie'"),
-        ('id = "B4"', 'id = "A1"', "slots.7.id: duplicate slot id 'A1'"),
+         "slots[A4].maker: unknown maker 'nadie'"),
+        ('id = "B4"', 'id = "A1"', "slots[A1].id: duplicate slot id 'A1'"),
         ("museum = 10", "museum = 15", "shares: shares add up to 105"),
         ("home_pin = 16", "home_pin = 5", "dispenser.home_pin: GPIO 5 is already used by "
                                           "dispenser.rows.A"),
         ('timezone = "America/Guayaquil"', 'timezone = "Mars/Olympus"',
          "machine.timezone: unknown time zone"),
-        ("capacity = 8\n", "", "slots.0.capacity: required option is missing"),
-        ("position = 2", "position = 1", "coin_acceptor.coins.1.position: 1 is used by"),
+        ("capacity = 5\n", "", "slots[A2].capacity: required option is missing"),
+        ("position = 2", "position = 1", "coin_acceptor.coins[#2].position: 1 is used by"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_option(tmp_path: Path, old: str, new: str,
@@ -67,10 +67,14 @@ def test_each_mistake_is_one_line_naming_the_option(tmp_path: Path, old: str, ne
     assert any(expected in p for p in problems), problems
 
 
+def _line_starting(text: str) -> int:
+    return next(i for i, line in enumerate(EXAMPLE.splitlines(), 1) if line.startswith(text))
+
+
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     text = EXAMPLE.replace('name = "Rosa Quishpe"', 'name = "Rosa Quishpe', 1)
     (problem,) = _problems(tmp_path, text)
-    line = EXAMPLE.splitlines().index('name = "Rosa Quishpe"') + 1
+    line = _line_starting('name = "Rosa Quishpe"')
     assert "invalid TOML" in problem and f"line {line}," in problem
 
 
@@ -102,8 +106,9 @@ def test_check_config_summary_and_exit_codes(tmp_path: Path,
     bad.write_text(EXAMPLE.replace("price = 350", "price = 0"), encoding="utf-8")
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"{bad}: slots.0.price: price must be more than zero (integer cents, "
-                   f"e.g. 350 for 3.50)"]
+    line = _line_starting("price = 350")
+    assert err == [f"{bad}:{line}: slots[A1].price: a price must be more than zero (integer "
+                   f"cents, e.g. 350 for 3.50), got 0"]
 
 
 def test_check_config_as_a_user_runs_it(tmp_path: Path) -> None:
