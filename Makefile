@@ -22,6 +22,9 @@ test: lint
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto)
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	   chromium chromium-driver)
 	$(PY) -m pytest
 
 # Style, types and the architecture: DESIGN.md's layers and no import cycles (pyproject.toml,

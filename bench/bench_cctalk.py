@@ -70,7 +70,7 @@ def bench_latency(n_coins: int) -> float:
         if len(committed) >= n_coins:
             done.set()
 
-    with tempfile.TemporaryDirectory() as tmp, SimCctalkAcceptor(COINS) as peer:
+    with tempfile.TemporaryDirectory() as tmp, SimCctalkAcceptor(COINS, coin_gap_s=0.1) as peer:
         peer.on_accept = lambda _position: accepted.append(time.monotonic())
         daemon = Daemon(config(Path(tmp), peer.port))
         daemon.start()
@@ -83,7 +83,8 @@ def bench_latency(n_coins: int) -> float:
                 time.sleep(0.01)
             rng = random.Random(3)
             for _ in range(n_coins):
-                # At most 4 coins per 200 ms poll: the acceptor buffers 5.
+                # The acceptor takes a coin at most every 100 ms (a real one, about every
+                # 250 ms): at most 2 per 200 ms poll, and it buffers 5.
                 time.sleep(rng.uniform(0.050, 0.080))
                 if not peer.insert(rng.choice(list(COINS))):
                     raise SystemExit("the acceptor refused a coin")

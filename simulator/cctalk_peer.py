@@ -4,6 +4,11 @@ The daemon opens `port`, a symlink in a temp dir pointing at the pty's slave (as
 /dev/serial/by-id/... points at a ttyUSB). `unplug()` closes the master and removes the link;
 `replug()` makes a fresh pty and points a new link at it. The device keeps its state (counter,
 buffer, inhibits) across unplug/replug, as a powered acceptor behind a USB adapter does.
+
+Like a real acceptor it answers the headers hosts send at start-up, answers a header it does
+not support (or a request of the wrong length) with silence or NAK as configured, can answer
+late (a device busy answering takes no new request), and takes coins one at a time: a coin
+that follows another too closely waits at the entry, so fast coins never overflow the buffer.
 """
 
 from __future__ import annotations
@@ -19,22 +24,22 @@ import tty
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
+from simulator.cctalk_faults import FaultInjector, Faults
 from vendd.errors import ProtocolError
 from vendd.hw.cctalk import codec
 
 log = logging.getLogger(__name__)
 
 INTER_BYTE_GAP_S = 0.05  # a partial frame older than this is dropped
+COIN_GAP_S = 0.25  # a coin acceptor validates about four coins a second
 
-
-@dataclass
-class _Faults:
-    bad_checksum: int = 0
-    silence: int = 0
-    nak: int = 0
-    busy: int = 0
-    garbage: int = 0
+# Data length of each request the device knows; another length is a malformed request.
+REQUEST_LENGTHS = {
+    codec.MODIFY_INHIBITS: 2, codec.MODIFY_MASTER_INHIBIT: 1, codec.COIN_ID: 1,
+    codec.COIN_POSITION: 1,
+}
 
 
 @dataclass
@@ -45,7 +50,7 @@ class _State:
     master: bool = False  # True: accepting
 
 
-class SimCctalkAcceptor:
+class SimCctalkAcceptor(FaultInjector):
     """`coins`: position -> (value in cents, label)."""
 
     def __init__(
@@ -55,12 +60,21 @@ class SimCctalkAcceptor:
         checksum: codec.Checksum = "simple",
         echo: bool = True,
         serial_number: int = 12345678,
+        unsupported: Literal["silence", "nak"] = "silence",
+        reply_delay_s: float = 0.0,
+        coin_gap_s: float = COIN_GAP_S,
     ) -> None:
         self.coins = dict(coins)
         self.address = address
         self.checksum: codec.Checksum = checksum
         self.echo = echo
         self.serial_number = serial_number
+        self.unsupported = unsupported  # how an unknown header or a malformed request is met
+        self.reply_delay_s = reply_delay_s  # every reply this late
+        self.coin_gap_s = coin_gap_s
+        self._next_coin_at = 0.0
+        self._coin_lock = threading.Lock()
+        self._pending: tuple[float, bytes] | None = None  # a late reply: (due, bytes)
         self.manufacturer = "SIM"
         self.category = "Coin Acceptor"
         self.product = "SIMCA-1"
@@ -68,10 +82,14 @@ class SimCctalkAcceptor:
         self.port = os.path.join(self._dir.name, "usb-sim-cctalk-if00")
         self._lock = threading.Lock()
         self._state = _State()
-        self._faults = _Faults()
+        self._faults = Faults()
         self.accepted: list[int] = []  # positions of coins kept, in order (the tally)
         self.requests: list[int] = []  # headers heard
         self.on_accept: Callable[[int], None] | None = None  # called with the position
+        # Called under the lock with (counter, A, B) for every event, and (0, 0, 0) for a
+        # reset, before any poll can see it: the acceptor's memory, kept outside the process
+        # (a powered acceptor keeps its buffer when the host dies).
+        self.on_event: Callable[[int, int, int], None] | None = None
         self._master_fd: int | None = None
         self._slave_fd: int | None = None
         self._thread: threading.Thread | None = None
@@ -138,7 +156,17 @@ class SimCctalkAcceptor:
     # --- the buyer and the fault injector ------------------------------------------------------
 
     def insert(self, position: int) -> bool:
-        """A coin of `position` goes in; True when the acceptor kept it."""
+        """A coin of `position` goes in; True when the acceptor kept it. A coin that comes
+        right after another waits at the entry (this call blocks) until the acceptor is done
+        with the one before, as a coin runs down a real acceptor's path."""
+        with self._coin_lock:
+            wait = self._next_coin_at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._next_coin_at = time.monotonic() + self.coin_gap_s
+            return self._insert_now(position)
+
+    def _insert_now(self, position: int) -> bool:
         with self._lock:
             st = self._state
             if position not in self.coins:
@@ -157,7 +185,8 @@ class SimCctalkAcceptor:
         return True
 
     def insert_burst(self, positions: list[int]) -> list[bool]:
-        """Several coins between two polls (more than 5 overflows the buffer)."""
+        """Several events between two polls, faster than any acceptor validates coins (a
+        fault injector: more than 5 overflows the buffer)."""
         with self._lock:  # the poll thread cannot answer in between
             return [self._insert_locked(p) for p in positions]
 
@@ -185,27 +214,18 @@ class SimCctalkAcceptor:
         """Power glitch: counter 0, buffer empty, every coin inhibited."""
         with self._lock:
             self._state = _State()
+            if self.on_event is not None:
+                self.on_event(0, 0, 0)
 
-    def bad_checksums(self, n: int = 1) -> None:
+    def restore(self, events: list[tuple[int, int, int]]) -> None:
+        """Take up the counter and buffer that `on_event` saw in an earlier run."""
         with self._lock:
-            self._faults.bad_checksum += n
-
-    def silence(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.silence += n
-
-    def garbage(self, n: int = 1) -> None:
-        """The next `n` replies are random bytes (line noise, a confused device)."""
-        with self._lock:
-            self._faults.garbage += n
-
-    def nak(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.nak += n
-
-    def busy(self, n: int = 1) -> None:
-        with self._lock:
-            self._faults.busy += n
+            for counter, a, b in events:
+                if counter == 0:
+                    self._state = _State()
+                    continue
+                self._state.counter = counter
+                self._state.buffer.appendleft((a, b))
 
     @property
     def accepting(self) -> bool:
@@ -221,6 +241,8 @@ class SimCctalkAcceptor:
         st = self._state
         st.counter = st.counter % 255 + 1
         st.buffer.appendleft((a, b))
+        if self.on_event is not None:
+            self.on_event(st.counter, a, b)
 
     # --- the wire ------------------------------------------------------------------------------
 
@@ -231,6 +253,7 @@ class SimCctalkAcceptor:
             if self._unplug_request.is_set():
                 with self._lock:
                     self._unplug_fds()
+                    self._pending = None
                 self._unplug_request.clear()
                 self._unplugged.set()
             fd = self._master_fd
@@ -238,8 +261,9 @@ class SimCctalkAcceptor:
                 self._plugged.wait(0.05)
                 assembler.reset()
                 continue
+            self._send_due(fd)
             try:
-                ready, _, _ = select.select([fd], [], [], 0.05)
+                ready, _, _ = select.select([fd], [], [], self._select_timeout())
                 chunk = os.read(fd, 512) if ready else b""
             except OSError as exc:  # the daemon side hung up: wait for it to come back
                 log.debug("sim: read failed: %s", exc)
@@ -251,6 +275,20 @@ class SimCctalkAcceptor:
             if chunk:
                 last_byte = now
                 self._receive(fd, assembler, chunk)
+
+    def _select_timeout(self) -> float:
+        pending = self._pending
+        if pending is None:
+            return 0.05
+        return min(0.05, max(0.0, pending[0] - time.monotonic()))
+
+    def _send_due(self, fd: int) -> None:
+        pending = self._pending
+        if pending is None or pending[0] > time.monotonic():
+            return
+        self._pending = None
+        with contextlib.suppress(OSError):
+            os.write(fd, pending[1])
 
     def _receive(self, fd: int, assembler: codec.FrameAssembler, chunk: bytes) -> None:
         try:
@@ -264,43 +302,55 @@ class SimCctalkAcceptor:
             request = codec.build_frame(
                 frame.dest, frame.src or codec.HOST, frame.header, frame.data, self.checksum
             )
-            reply = self._answer(frame)
-            out = (request if self.echo else b"") + (reply or b"")
-            if out:
+            if self.echo:  # the line echoes the host at once, whatever the device does
                 with contextlib.suppress(OSError):
-                    os.write(fd, out)
+                    os.write(fd, request)
+            if self._pending is not None:
+                continue  # still busy answering late: a real device does not hear this one
+            reply, delay = self._answer(frame)
+            if reply is None:
+                continue
+            if delay > 0:
+                self._pending = (time.monotonic() + delay, reply)
+                continue
+            with contextlib.suppress(OSError):
+                os.write(fd, reply)
 
-    def _answer(self, frame: codec.Frame) -> bytes | None:
+    def _answer(self, frame: codec.Frame) -> tuple[bytes | None, float]:
+        """The reply (None: silence) and how late it goes out."""
         with self._lock:
             self.requests.append(frame.header)
             f = self._faults
+            delay = self.reply_delay_s
+            if f.late:
+                f.late -= 1
+                delay = f.late_s
             if f.silence:
                 f.silence -= 1
-                return None
+                return None, 0.0
             if f.nak:
                 f.nak -= 1
-                return self._frame(codec.NAK)
+                return self._frame(codec.NAK), delay
             if f.busy:
                 f.busy -= 1
-                return self._frame(codec.BUSY)
+                return self._frame(codec.BUSY), delay
             if f.garbage:
                 f.garbage -= 1
-                return os.urandom(1 + os.urandom(1)[0] % 24)
+                return os.urandom(1 + os.urandom(1)[0] % 24), delay
             data = self._handle(frame)
             if data is None:
-                return None
-            reply = bytearray(self._frame(codec.ACK, data))
-            if f.bad_checksum:
-                f.bad_checksum -= 1
-                reply[-1] ^= 0x5A
-            return bytes(reply)
+                return (self._frame(codec.NAK) if self.unsupported == "nak" else None), delay
+            return self._damaged(frame.header, data), delay
 
     def _frame(self, header: int, data: bytes = b"") -> bytes:
         return codec.build_frame(codec.HOST, self.address, header, data, self.checksum)
 
     def _handle(self, frame: codec.Frame) -> bytes | None:
+        """The data of the ACK; None for a header not supported or a malformed request."""
         st = self._state
         h, d = frame.header, frame.data
+        if len(d) != REQUEST_LENGTHS.get(h, 0):
+            return None
         simple = {
             codec.SIMPLE_POLL: b"",
             codec.MANUFACTURER: self.manufacturer.encode(),
@@ -308,28 +358,36 @@ class SimCctalkAcceptor:
             codec.PRODUCT_CODE: self.product.encode(),
             codec.SERIAL_NUMBER: self.serial_number.to_bytes(3, "little"),
             codec.SELF_CHECK: b"\x00",
+            codec.POLLING_PRIORITY: b"\x02\x14",  # 20 x 10 ms
+            codec.REQUEST_STATUS: b"\x00",  # OK
+            codec.SOFTWARE_REVISION: b"SIM-1.0",
+            codec.BUILD_CODE: b"SIMCA1",
+            codec.COMMS_REVISION: b"\x01\x04\x02",  # release 1, ccTalk 4.2
         }
         if h in simple:
             return simple[h]
         if h == codec.READ_CREDIT:
             pairs = list(st.buffer) + [(0, 0)] * (5 - len(st.buffer))
             return bytes([st.counter, *[x for pair in pairs for x in pair]])
-        if h == codec.MODIFY_INHIBITS and len(d) == 2:
+        if h == codec.MODIFY_INHIBITS:
             st.mask = d[0] | (d[1] << 8)
             return b""
         if h == codec.REQUEST_INHIBITS:
             return bytes([st.mask & 0xFF, st.mask >> 8])
-        if h == codec.MODIFY_MASTER_INHIBIT and len(d) == 1:
+        if h == codec.MODIFY_MASTER_INHIBIT:
             st.master = bool(d[0] & 1)
             return b""
         if h == codec.REQUEST_MASTER_INHIBIT:
             return bytes([int(st.master)])
-        if h == codec.COIN_ID and len(d) == 1:
+        if h == codec.COIN_ID:
             return self._coin_id(d[0])
+        if h == codec.COIN_POSITION:
+            mask = 1 << (d[0] - 1) if 1 <= d[0] <= 16 else 0
+            return bytes([mask & 0xFF, mask >> 8])
         if h == codec.RESET_DEVICE:
             self._state = _State()
             return b""
-        return None  # unknown header: a real device stays silent
+        return None
 
     def _coin_id(self, position: int) -> bytes:
         if position not in self.coins:

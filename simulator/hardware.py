@@ -55,6 +55,21 @@ class Tally:
             self._file.close()
 
     @staticmethod
+    def read_cctalk(path: Path | None) -> list[tuple[int, int, int]]:
+        """The ccTalk acceptor's events, as `SimCctalkAcceptor.restore` takes them."""
+        events: list[tuple[int, int, int]] = []
+        if path is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by SIGKILL
+                if "cctalk" in entry:
+                    counter, a, b = entry["cctalk"]
+                    events.append((counter, a, b))
+        return events
+
+    @staticmethod
     def read(path: Path) -> tuple[list[int], list[str]]:
         coins, drops = [], []
         if path.exists():
@@ -139,7 +154,16 @@ class Cabinet:
         coins = {c.position: (c.value, c.label) for c in ca.coins if c.position is not None}
         self.cctalk = SimCctalkAcceptor(coins, address=ca.address, checksum=ca.checksum,
                                         echo=ca.echo)
-        self.cctalk.on_accept = lambda position: self.tally.record(coin=coins[position][0])
+        # A coin and the acceptor's event are one tally line, written before any poll can see
+        # the event: a cabinet started again on the same tally (after `vendd-sim run` was
+        # killed) holds exactly the buffer the last one had, as a powered acceptor does.
+        self.cctalk.restore(Tally.read_cctalk(self.tally.path))
+
+        def record(counter: int, a: int, b: int) -> None:
+            coin = {"coin": coins[a][0]} if a in coins else {}
+            self.tally.record(cctalk=[counter, a, b], **coin)
+
+        self.cctalk.on_event = record
         self.peers.append(self.cctalk.start())
         data = config.model_dump()
         data["coin_acceptor"]["port"] = self.cctalk.port

@@ -2,7 +2,13 @@
 machines selling (`vendd-sim run --traffic`), and `vendd hub run` on SQLite, all under
 var/hub-demo; prints where the hub is and how to look at it. Ctrl-C stops everything.
 
-    python -m simulator.hub_demo [--seconds N] [--folder DIR]"""
+So that an alert opens and resolves in the first minute, the last machine is stopped after
+`--offline-after` seconds (it says `offline` as it goes) and started again `--offline-for`
+seconds later; the demo's hub calls it offline after 6 s (`[alerts.machines.cuenca-01]`).
+Each alert's opening and closing is printed, and shown on the dashboard's Alertas page.
+
+    python -m simulator.hub_demo [--seconds N] [--folder DIR] [--offline-after S]
+                                 [--offline-for S]"""
 
 from __future__ import annotations
 
@@ -15,10 +21,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from simulator.broker import free_port, listening, private_broker
+from vendd.hub.alerts.store import AlertStore
+from vendd.hub.alerts.texts import line
 from vendd.hub.config import HubConfig
 from vendd.hub.runner import COMPONENTS, open_store, run
 from vendd.hub.status import render_status
+from vendd.hub.store import StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = [("quito-01", 11), ("quito-02", 12), ("cuenca-01", 13)]
@@ -35,12 +46,76 @@ def machine_config(folder: Path, machine: str, port: int) -> Path:
     return path
 
 
+def start_machine(folder: Path, machine: str, seed: int, port: int) -> subprocess.Popen[bytes]:
+    config = machine_config(folder, machine, port)
+    log = (folder / f"{machine}.log").open("a")
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "run", "--config", str(config),
+             "--traffic", str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    finally:
+        log.close()
+
+
+def _online_at_hub(url: str, machine: str) -> bool:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT status FROM machines WHERE id = :m"),
+                                {"m": machine}).scalar() == "online"
+    except sa.exc.SQLAlchemyError:  # the hub has not created its tables yet
+        return False
+    finally:
+        engine.dispose()
+
+
+def offline_and_back(folder: Path, sims: list[subprocess.Popen[bytes]], port: int, url: str,
+                     after: float, lasting: float, stop: threading.Event) -> None:
+    """The last machine goes away for a while (an alert opens) and comes back (it closes);
+    `after` counts from the moment the hub saw it online."""
+    machine, seed = MACHINES[-1]
+    while not _online_at_hub(url, machine):
+        if stop.wait(0.5):
+            return
+    if stop.wait(after):
+        return
+    sims[-1].terminate()
+    sims[-1].wait(20)
+    print(f"demo: {machine} stopped for {lasting:.0f} s", flush=True)
+    if stop.wait(lasting):
+        return
+    sims[-1] = start_machine(folder, machine, seed, port)
+    print(f"demo: {machine} started again", flush=True)
+
+
+def print_alerts(url: str, stop: threading.Event) -> None:
+    """Each alert as it opens and closes, in the collective's language."""
+    engine = sa.create_engine(url)
+    alerts, seen = AlertStore(engine), dict[int, str]()
+    try:
+        while not stop.wait(1.0):
+            try:
+                found = alerts.recent(500)
+            except StoreError:  # the hub has not created its tables yet
+                continue
+            for a in found:
+                state = "resuelta" if a.closed_at else "abierta"
+                if seen.get(a.id) != state:
+                    seen[a.id] = state
+                    params = {**a.params, "slot": a.slot, "machine": a.machine}
+                    print(f"alerta {state}: {line(a.rule, 'es', params)}", flush=True)
+    finally:
+        engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hub-demo", description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     p.add_argument("--until", type=int, metavar="ROWS",
                    help="stop once the hub verified this many rows of every machine")
     p.add_argument("--folder", type=Path, default=ROOT / "var" / "hub-demo")
+    p.add_argument("--offline-after", type=float, default=20.0)
+    p.add_argument("--offline-for", type=float, default=30.0)
     args = p.parse_args(argv)
     folder: Path = args.folder
     shutil.rmtree(folder, ignore_errors=True)
@@ -52,19 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sims = []
         try:
             for machine, seed in MACHINES:
-                config = machine_config(folder, machine, port)
-                log = (folder / f"{machine}.log").open("w")
-                sims.append(subprocess.Popen(
-                    [sys.executable, "-m", "simulator.cli", "run", "--config", str(config),
-                     "--traffic", str(seed)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log))
-                log.close()
+                sims.append(start_machine(folder, machine, seed, port))
             web = WEB_PORT if not listening(WEB_PORT) else free_port()
             hub = HubConfig.model_validate({
                 "mqtt": {"host": "127.0.0.1", "port": port, "client_id": "vendd-hub-demo"},
                 "store": {"url": f"sqlite:///{folder / 'hub.db'}",
                           "replicas": folder / "replicas"},
                 "gaps": {"grace_s": 2, "retry_min_s": 2, "retry_max_s": 30},
-                "web": {"host": "127.0.0.1", "port": web}})
+                "web": {"host": "127.0.0.1", "port": web},
+                "alerts": {"base_url": f"http://127.0.0.1:{web}",
+                           "machines": {MACHINES[-1][0]: {"offline_minutes": 0.1}}}})
             (folder / "hub.toml").write_text(
                 f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "vendd-hub-cli"\n'
                 f'\n[store]\nurl = "sqlite:///{folder / "hub.db"}"\n'
@@ -83,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.until is not None:
                 threading.Thread(target=_stop_when_verified, args=(hub, args.until, stop),
                                  daemon=True).start()
+            for target, targs in ((offline_and_back, (folder, sims, port, hub.store.url,
+                                                      args.offline_after,
+                                                      args.offline_for, stop)),
+                                  (print_alerts, (hub.store.url, stop))):
+                threading.Thread(target=target, args=targs, daemon=True).start()
             run(hub, list(COMPONENTS), sys.stdout, stop=stop)
         finally:
             for proc in sims:

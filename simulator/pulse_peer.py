@@ -91,6 +91,12 @@ class PulsePeer:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        if inhibit_pin is not None:  # the resistor that holds the undriven line inhibiting
+            line = factory.pin(inhibit_pin)
+            if line.function == "input" and inhibit_active_high:
+                line.drive_high()
+            elif line.function == "input":
+                line.drive_low()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sim-pulse", daemon=True)

@@ -32,6 +32,21 @@ class CreditInserted(Event):
     amount: int
     label: str = ""
     route: str = "cashbox"  # cashbox | tubes | stacker
+    # A device that buffers events (ccTalk) names the event: its serial number and counter.
+    # The journaled pair is where the device's buffer is taken up again after a restart.
+    serial: int | None = None
+    counter: int | None = None
+
+
+@dataclass(frozen=True)
+class CoinCounter(Event):
+    """A buffering acceptor's event counter, journaled where no credit carries it: a new
+    baseline (first contact, another device, a reset) or events that gave no credit."""
+
+    device: str
+    serial: int
+    counter: int
+    reason: str  # baseline | other_device | reset | no_credit
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,7 @@ class DeviceFault(Event):
     code: str
     detail: str = ""
     blocking: bool = True  # False: journal it, keep selling (a fraud attempt, lost events)
+    count: int | None = None  # how many (events lost, steps a counter went back)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def test_special_pins_are_flagged(tmp_path):
     text = out.getvalue()
     assert "8       GPIO14" in text and "UART TXD" in text
     assert "3       GPIO2" in text and "I2C SDA" in text
+    assert "10k pull-up to 3.3 V so it inhibits while the daemon is down" in text
 
 
 def test_the_lcd_is_powered_so_that_its_pull_ups_never_put_5_v_on_the_pi():

@@ -140,3 +140,14 @@ def test_mutated_config_files_never_crash(tmp_path: Path, cut: int, junk: str,
         load_config(path)
     except ConfigError as exc:
         assert exc.problems and all("\n" not in p for p in exc.problems)
+
+
+def test_a_pulse_acceptor_needs_its_inhibit_line(tmp_path: Path) -> None:
+    """Without an inhibit line a pulse acceptor takes coins while the daemon is down."""
+    start = EXAMPLE.index('[coin_acceptor]\nkind = "cctalk"')
+    end = EXAMPLE.index("# Spiral motors")
+    pulse = ('[coin_acceptor]\nkind = "pulse"\npin = 21\n'
+             'coins = [{ pulses = 1, value = 5, label = "5c" }]\n\n')
+    problems = _problems(tmp_path, EXAMPLE[:start] + pulse + EXAMPLE[end:])
+    assert any("coin_acceptor.inhibit_pin: required option is missing" in p for p in problems), \
+        problems

@@ -57,8 +57,10 @@ def test_errors_are_one_line(tmp_path: Path, store_url: str) -> None:
 
 
 def test_hub_demo_runs_three_machines_and_prints_the_hub(tmp_path: Path) -> None:
+    # The demo's machine that goes offline for a while stays (tests/hub/alerts/test_demo.py).
     proc = subprocess.run([sys.executable, "-m", "simulator.hub_demo", "--until", "40",
-                           "--seconds", "150", "--folder", str(tmp_path / "demo")], cwd=ROOT,
+                           "--seconds", "150", "--offline-after", "600",
+                           "--folder", str(tmp_path / "demo")], cwd=ROOT,
                           capture_output=True, text=True, timeout=200, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout

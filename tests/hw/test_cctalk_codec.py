@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from vendd.errors import ProtocolError
 from vendd.hw.cctalk import codec
-from vendd.hw.cctalk.codec import CreditBuffer, EventKind, Frame
+from vendd.hw.cctalk.codec import CreditBuffer, EventKind, Frame, Move
 
 SIMPLE_POLL = bytes.fromhex("02 00 01 FE FF")
 SIMPLE_POLL_ACK = bytes.fromhex("01 00 02 00 FD")
@@ -123,30 +123,88 @@ def test_host_algorithm_baseline_credits_nothing():
 
 def test_host_algorithm_oldest_first():
     news = codec.new_events(10, _buf(12, (2, 1), (1, 1), (3, 1)))
-    assert news.results == ((1, 1), (2, 1))
+    assert news.results == ((1, 1, 11), (2, 1, 12))  # each with its own counter
     assert news.lost == 0 and not news.reset
 
 
 def test_host_algorithm_wraps_255_to_1():
     news = codec.new_events(254, _buf(2, (3, 1), (2, 1), (1, 1)))
-    assert news.results == ((1, 1), (2, 1), (3, 1))  # 255, 1, 2
+    assert news.results == ((1, 1, 255), (2, 1, 1), (3, 1, 2))  # never 0
 
 
 def test_host_algorithm_lost_events_credit_the_five():
     results = ((5, 1), (4, 1), (3, 1), (2, 1), (1, 1))
     news = codec.new_events(1, _buf(8, *results))
     assert news.lost == 2
-    assert news.results == tuple(reversed(results))
+    assert [r[:2] for r in news.results] == list(reversed(results))
+    assert [r[2] for r in news.results] == [4, 5, 6, 7, 8]
 
 
 def test_host_algorithm_reset():
     assert codec.new_events(77, _buf(0)).reset
     assert not codec.new_events(0, _buf(0)).reset
-    assert codec.new_events(0, _buf(1, (2, 1))).results == ((2, 1),)
+    assert codec.new_events(0, _buf(1, (2, 1))).results == ((2, 1, 1),)
 
 
 def test_host_algorithm_no_change():
     assert codec.new_events(9, _buf(9, (1, 1))).results == ()
+
+
+@pytest.mark.parametrize(
+    ("last", "counter", "move", "steps"),
+    [
+        (10, 10, Move.SAME, 0),
+        (10, 11, Move.FORWARD, 1),
+        (10, 15, Move.FORWARD, 5),
+        (10, 16, Move.LOST, 6),  # one event fell out of the buffer
+        (255, 1, Move.FORWARD, 1),  # the wrap skips 0
+        (253, 3, Move.FORWARD, 5),
+        (253, 4, Move.LOST, 6),
+        (0, 5, Move.FORWARD, 5),
+        (0, 200, Move.LOST, 200),  # nothing is behind 0
+        (10, 0, Move.RESET, 0),
+        (10, 9, Move.BEHIND, 1),
+        (1, 255, Move.BEHIND, 1),
+        (10, 137, Move.LOST, 127),
+        (10, 138, Move.BEHIND, 127),
+    ],
+)
+def test_counter_moves(last, counter, move, steps):
+    got = codec.counter_move(last, counter)
+    assert (got.move, got.steps) == (move, steps)
+    assert got.lost == (steps - 5 if move is Move.LOST else 0)
+
+
+def test_counter_one_step_behind_gives_nothing():
+    news = codec.new_events(12, _buf(11, (3, 1), (2, 1), (1, 1)))
+    assert news.results == () and news.behind == 1 and not news.lost
+
+
+def test_counter_minus_wraps_without_zero():
+    assert [codec.counter_minus(2, k) for k in range(4)] == [2, 1, 255, 254]
+
+
+@pytest.mark.parametrize(
+    ("frame", "header", "error"),
+    [
+        (Frame(1, 2, 0, bytes(11)), codec.READ_CREDIT, None),
+        (Frame(1, 2, 0, bytes(6)), codec.READ_CREDIT, "does not fit header 229"),
+        (Frame(1, 2, 0, bytes(12)), codec.READ_CREDIT, "does not fit header 229"),
+        (Frame(1, 3, 0, bytes(11)), codec.READ_CREDIT, "from address 3"),
+        (Frame(2, 2, 0, bytes(11)), codec.READ_CREDIT, "addressed to 2"),
+        (Frame(1, None, 0, bytes(6)), codec.COIN_ID, None),  # CRC: no source byte
+        (Frame(1, 2, 5), codec.COIN_ID, None),  # a NAK fits any request
+        (Frame(1, 2, 7), codec.SIMPLE_POLL, "not ACK/NAK/BUSY"),
+        (Frame(1, 2, 0, b"SIM"), codec.MANUFACTURER, None),
+        (Frame(1, 2, 0, b""), codec.MANUFACTURER, "does not fit"),
+    ],
+)
+def test_reply_must_fit_its_request(frame, header, error):
+    if error is None:
+        codec.check_reply(frame, header, codec.COIN_ACCEPTOR)
+    else:
+        with pytest.raises(ProtocolError, match=error):
+            codec.check_reply(frame, header, codec.COIN_ACCEPTOR)
 
 
 @pytest.mark.parametrize(

@@ -113,10 +113,11 @@ class Rig:
         )
         self.factory = factory
         self.events: queue.Queue[Event] = queue.Queue()
-        self.acceptor = PulseCoinAcceptor("coins", self.cfg, factory)
-        self.acceptor.start(self.events.put)
+        # The acceptor and its wiring (the inhibit line's resistor) are there before the daemon.
         self.peer = PulsePeer(factory, 21, inhibit_pin=12, shape=LIVE)
         self.peer.start()
+        self.acceptor = PulseCoinAcceptor("coins", self.cfg, factory)
+        self.acceptor.start(self.events.put)
 
     def take(self, n: int, timeout: float = 5.0) -> list[Event]:
         deadline = time.monotonic() + timeout
@@ -160,6 +161,45 @@ def test_inhibited_until_accepting_and_after_stop(rig: Rig) -> None:
     assert rig.peer.insert(1) is False  # the acceptor returns the coin
     rig.acceptor.stop()
     assert inhibit.states[-1].state is True
+    # Let go (as when the daemon is killed): the resistor keeps the line inhibiting.
+    assert inhibit.function == "input" and inhibit.state is True
+    assert rig.peer.insert(1) is False
+
+
+@pytest.mark.parametrize("active_high", [True, False])
+def test_inhibit_line_without_its_resistor_is_reported(factory: MockFactory,
+                                                       active_high: bool) -> None:
+    """Undriven, the inhibit line floats to "accept": coins would be taken while the daemon is
+    down. The driver reads it before driving it and says so."""
+    cfg = PulseConfig(kind="pulse", pin=21, inhibit_pin=12, inhibit_active_high=active_high,
+                      coins=TABLE)
+    if not active_high:
+        factory.pin(12).drive_high()  # a pull-up where a pull-down belongs
+    events: queue.Queue[Event] = queue.Queue()
+    acceptor = PulseCoinAcceptor("coins", cfg, factory)
+    acceptor.start(events.put)
+    try:
+        fault = events.get(timeout=5)
+        assert isinstance(fault, DeviceFault) and fault.code == "inhibit_not_pulled"
+        assert not fault.blocking and "GPIO12" in fault.detail
+        want = "high" if active_high else "low"
+        assert f"held {want}" in fault.detail
+    finally:
+        acceptor.stop()
+
+
+def test_inhibit_line_with_its_resistor_starts_quietly(factory: MockFactory) -> None:
+    PulsePeer(factory, 21, inhibit_pin=12, inhibit_active_high=False)  # its pull-down
+    cfg = PulseConfig(kind="pulse", pin=21, inhibit_pin=12, inhibit_active_high=False,
+                      coins=TABLE)
+    events: queue.Queue[Event] = queue.Queue()
+    acceptor = PulseCoinAcceptor("coins", cfg, factory)
+    acceptor.start(events.put)
+    try:
+        assert factory.pin(12).state is False  # active low: inhibiting
+        assert events.empty()
+    finally:
+        acceptor.stop()
 
 
 def test_every_coin_of_the_table_over_the_pin(rig: Rig) -> None:

@@ -216,3 +216,27 @@ def test_a_second_writer_never_breaks_the_chain(tmp_path: Path) -> None:
     daemon_side.close()
     cli_side.close()
     assert _verify(tmp_path / "vendd.db") == []
+
+
+def test_the_last_counter_of_a_numbering_device(tmp_path: Path) -> None:
+    """What the daemon hands the ccTalk driver at start: the newest (serial, counter) of that
+    device, from its credits or its counter rows, never another device's."""
+    ledger = Ledger(tmp_path / "l.db")
+    try:
+        assert ledger.device_counter("coin_acceptor") is None
+        ledger.append([
+            Fact("coin_counter", {"device": "coin_acceptor", "serial": 7, "counter": 0,
+                                  "reason": "baseline"}),
+            Fact("credit", {"device": "coin_acceptor", "amount": 25, "label": "25c",
+                            "serial": 7, "counter": 1}),
+            Fact("credit", {"device": "changer", "amount": 10, "label": "10c"}),
+        ])
+        assert ledger.device_counter("coin_acceptor") == (7, 1)
+        ledger.append([Fact("coin_counter", {"device": "coin_acceptor", "serial": 7,
+                                             "counter": 2, "reason": "no_credit"}),
+                       Fact("credit", {"device": "changer", "amount": 5, "label": "5c"})])
+        assert ledger.device_counter("coin_acceptor") == (7, 2)
+        assert ledger.device_counter("changer") is None
+        assert verify(open_readonly(tmp_path / "l.db"), "UTC").ok
+    finally:
+        ledger.close()

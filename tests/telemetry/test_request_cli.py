@@ -92,8 +92,9 @@ def test_watch_names_the_coordinator_and_the_request(tmp_path: Path) -> None:
     from vendd.cli.watch import WatchView
 
     out = StringIO()
-    view = WatchView.of_config(feed_config(tmp_path), out)
-    base = f"{view.prefix}/{MACHINE}/event"
+    config = feed_config(tmp_path)
+    view = WatchView.of_config(config, out)
+    base = f"{config.mqtt.prefix}/{config.machine.id}/event"
     rows = [
         (7, "price_set", {"slot": "A1", "price": 450, "before": 350, "by": "coordinator",
                           "coordinator": "ana", "request_id": "cli-1"}),

@@ -31,7 +31,8 @@ from vendd.telemetry.client import make_client, refusal
 log = logging.getLogger(__name__)
 
 QUIET = frozenset({"credit", "vend_intent", "service_key", "note", "maker_added",
-                   "slot_configured", "payout", "card_approved", "card_denied"})
+                   "slot_configured", "payout", "card_approved", "card_denied",
+                   "coin_counter"})
 
 
 class WatchView:

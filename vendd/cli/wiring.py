@@ -56,9 +56,12 @@ def describe(option: str, config: Config) -> str:
             "service_key_pin": "service key switch: other side to GND (input, pull-up)",
         }.get(key, option)
     if section == "coin_acceptor":
+        high = getattr(config.coin_acceptor, "inhibit_active_high", True)
+        pull = "10k pull-up to 3.3 V" if high else "10k pull-down to GND"
         return {
             "pin": "coin acceptor pulse output, open collector (input, pull-up)",
-            "inhibit_pin": "coin acceptor inhibit input (output)",
+            "inhibit_pin": f"coin acceptor inhibit input (output, {'high' if high else 'low'}"
+            f" = inhibit); {pull} so it inhibits while the daemon is down",
         }.get(key, option)
     return option
 

@@ -51,6 +51,9 @@ class CctalkConfig(Model):
     echo: Flag = True
     poll_interval_ms: int = Field(default=200, ge=20, lt=1000)
     reply_timeout_ms: int = Field(default=100, ge=10, le=2000)
+    # A reply after reply_timeout_ms but within this much more is still taken (and counted as
+    # late): nothing else was sent meanwhile, so it can only answer this request.
+    late_reply_ms: int = Field(default=400, ge=0, le=5000)
     retries: int = Field(default=3, ge=0, le=10)
     coins: list[CoinConfig]
 
@@ -58,7 +61,10 @@ class CctalkConfig(Model):
 class PulseConfig(Model):
     kind: Literal["pulse"]
     pin: Pin
-    inhibit_pin: Pin | None = None
+    # Required: a pulse acceptor has no buffer, and with power it takes coins whether or not
+    # the daemon listens. The line is pulled to its inhibiting level by a resistor, so it
+    # inhibits whenever the Pi does not drive it (boot, daemon stopped or killed).
+    inhibit_pin: Pin
     inhibit_active_high: Flag = True
     pulse_ms: int = Field(default=50, ge=10, le=200)
     idle_gap_ms: int = Field(default=200, ge=50, le=2000)

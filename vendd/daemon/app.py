@@ -20,7 +20,7 @@ from vendd.config import Config
 from vendd.daemon.controller import Controller
 from vendd.errors import DeviceError, VenddError
 from vendd.events import Stopping
-from vendd.hw.base import Device
+from vendd.hw.base import BuffersMoney, Device
 from vendd.hw.factory import Devices, build_devices
 from vendd.ledger import Ledger
 
@@ -55,6 +55,9 @@ class Daemon:
     def start(self) -> None:
         self.ledger = Ledger(self.ledger_path, self.config.machine.timezone)
         self.controller = Controller(self.config, self.ledger, self.devices)
+        for device in self.devices.all():
+            if isinstance(device, BuffersMoney):  # its buffer is taken up where the ledger ends
+                device.resume(self.ledger.device_counter(device.name))
         started = []
         try:
             for device in self.devices.all():

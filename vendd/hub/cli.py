@@ -55,6 +55,9 @@ def register(sub: Any) -> None:
                   "(for `vendd verify --against`)")
     exp.add_argument("--machine", required=True)
     exp.add_argument("--out", required=True, metavar="FILE")
+    from vendd.hub.dashboard.usercli import register as register_users
+
+    register_users(hsub, command)
 
 
 def _day(text: str) -> date:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import socket
 import tomllib
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 
 from vendd.config import Ident, Model, MqttConfig, SharesConfig, TlsConfig
 from vendd.errors import ConfigError
+from vendd.hub.alerts_config import AlertsConfig
 from vendd.money import CURRENCY_SYMBOLS
 
 DEFAULT_PATH = "/etc/vendd/hub.toml"
@@ -105,6 +107,52 @@ class MachineEntry(Model):
 class WebConfig(Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8470, ge=0, le=65535)  # 0: any free port (tests)
+    # Session cookies are sent only over HTTPS (a reverse proxy in front of the hub); browsers
+    # also send them to http://localhost. Off only for a hub reached over plain HTTP.
+    secure_cookies: bool = True
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    signin_attempts: int = Field(default=5, ge=1, le=100)  # failures per 15 min, then wait
+    # The coordinators' Ed25519 private keys (<username>.pem), made by `vendd hub user add`.
+    keys: Path = Path("/var/lib/vendd-hub/keys")
+    language: Literal["es", "en"] = "es"  # the default; each reader may choose the other
+    request_ttl_s: int = Field(default=120, ge=5, le=3600)  # a change not delivered by then
+    # is dropped by the broker
+
+
+class StockThresholds(Model):
+    """When a slot is `low`: at most `low_fraction` of its capacity, at most `low_at` items
+    when set, or out in under `low_days` selling days."""
+
+    low_fraction: float = Field(default=0.25, ge=0, le=1)
+    low_at: int | None = Field(default=None, ge=0)
+    low_days: float = Field(default=3.0, ge=0)
+
+
+class SlotThresholds(Model):
+    low_fraction: float | None = Field(default=None, ge=0, le=1)
+    low_at: int | None = Field(default=None, ge=0)
+    low_days: float | None = Field(default=None, ge=0)
+
+
+class MachineThresholds(SlotThresholds):
+    slots: dict[str, SlotThresholds] = {}
+
+
+class StockConfig(StockThresholds):
+    # [stock.machines.<id>] over these; [stock.machines.<id>.slots.<slot>] over the machine.
+    machines: dict[Ident, MachineThresholds] = {}
+
+    def for_slot(self, machine: str, slot: str) -> StockThresholds:
+        base = StockThresholds(low_fraction=self.low_fraction, low_at=self.low_at,
+                               low_days=self.low_days)
+        m = self.machines.get(machine)
+        if m is None:
+            return base
+        own = m.model_dump(exclude={"slots"}, exclude_unset=True)
+        base = base.model_copy(update=own)
+        s = m.slots.get(slot)
+        return base if s is None else base.model_copy(
+            update=s.model_dump(exclude_unset=True))
 
 
 class HubConfig(Model):
@@ -114,6 +162,8 @@ class HubConfig(Model):
     accounts: AccountsConfig = AccountsConfig()
     machines: dict[Ident, MachineEntry] = {}
     web: WebConfig = WebConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    stock: StockConfig = StockConfig()
 
     def accounts_of(self, machine: str) -> AccountsConfig:
         """The accounts settings of one machine: its own entry over the defaults."""

@@ -27,4 +27,6 @@ def upgrade(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        # "heads": the replica, the dashboard and the alerts each add their own line of
+        # migrations from the replica's first one.
+        command.upgrade(cfg, "heads")

@@ -37,9 +37,24 @@ def _ingest(config: HubConfig, store: Store) -> Component:
 
 
 def _web(config: HubConfig, store: Store) -> Component:
-    from vendd.hub.web import StatusServer
+    import importlib.util
 
-    return StatusServer(config, store)
+    if importlib.util.find_spec("starlette") is None:  # no web libraries: the status routes
+        from vendd.hub.web import StatusServer
+
+        return StatusServer(config, store)
+    from vendd.hub.alerts.web import install
+    from vendd.hub.dashboard.server import DashboardServer
+
+    if config.alerts.enabled:
+        install()  # the banner, the Alertas page and the acknowledge links
+    return DashboardServer(config, store)
+
+
+def _alerts(config: HubConfig, store: Store) -> Component:
+    from vendd.hub.alerts.component import AlertsComponent
+
+    return AlertsComponent(config, store)
 
 
 COMPONENTS: dict[str, Factory] = {"ingest": _ingest, "web": _web}
@@ -47,6 +62,9 @@ COMPONENTS: dict[str, Factory] = {"ingest": _ingest, "web": _web}
 
 def register(name: str, factory: Factory) -> None:
     COMPONENTS[name] = factory
+
+
+register("alerts", _alerts)
 
 
 def open_store(config: HubConfig) -> Store:

@@ -35,6 +35,16 @@ class CashAcceptor(Device, Protocol):
 
 
 @runtime_checkable
+class BuffersMoney(Device, Protocol):
+    """A payment device that keeps events the host has not read yet (ccTalk's 5-event buffer)
+    and numbers them. Before `start()` the daemon hands it the last (serial number, counter)
+    the ledger journaled for it (None: never), so the events newer than that are credited
+    at start and none twice."""
+
+    def resume(self, mark: tuple[int, int] | None) -> None: ...
+
+
+@runtime_checkable
 class Changer(Device, Protocol):
     """Pays coins out; posts PayoutFinished with what actually came out."""
 

@@ -15,10 +15,14 @@ a coin of the config's table and posts `CreditInserted`; a count that maps to no
 spoiled train, posts a non-blocking `DeviceFault` and no credit.
 
 Wiring: the acceptor's open-collector output is pulled up; a pulse pulls the line low.
-Inhibit output: `inhibit_pin` driven active (per `inhibit_active_high`) blocks coins. Safe
-state: inhibited, from `__init__`/`start()` until `set_accepting(True)`, and again on `stop()`;
-the inhibit line must also be pulled to its inhibiting level by a resistor for when the Pi
-does not drive it (boot, crash, exit).
+Inhibit output: `inhibit_pin` driven active (per `inhibit_active_high`) blocks coins. A pulse
+acceptor has no buffer: a coin it takes while nobody counts is lost. So the inhibit line is
+pulled to its inhibiting level by a resistor (10 kOhm, stronger than the Pi's own ~50 kOhm
+pulls) and the acceptor is inhibited whenever the Pi does not drive the pin: at boot, with the
+daemon stopped, killed or crashed. The driver honours it: before it claims the pin it reads the
+undriven line (no internal pull) and reports `inhibit_not_pulled` when the resistor is missing;
+it drives the line inhibiting from the first instant until `set_accepting(True)`, and on
+`stop()` drives it inhibiting and lets it go, to the resistor.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gpiozero import DigitalOutputDevice, GPIOZeroError
+from gpiozero import DigitalOutputDevice, GPIOZeroError, InputDevice
 
 from vendd.config import CoinConfig, PulseConfig
 from vendd.errors import DeviceError
@@ -147,6 +151,7 @@ class PulseCoinAcceptor:
     def _open(self) -> None:
         c = self._cfg
         if c.inhibit_pin is not None:
+            self._check_pull(c.inhibit_pin, c.inhibit_active_high)
             # on() = inhibit; initial_value=True: coins blocked from the first instant.
             self._inhibit = DigitalOutputDevice(
                 c.inhibit_pin,
@@ -161,6 +166,21 @@ class PulseCoinAcceptor:
             clock=self._clock,
             on_edge=self._on_edge,
         )
+
+    def _check_pull(self, pin: int, active_high: bool) -> None:
+        """Read the inhibit line before driving it: undriven, the resistor must hold it at
+        the inhibiting level, or the acceptor takes coins while the daemon is down."""
+        probe = InputDevice(pin, pull_up=None, active_state=True, pin_factory=self._factory)
+        try:
+            level = bool(probe.value)
+        finally:
+            probe.close()
+        if level != active_high and self._post is not None:
+            want = "high (a pull-up)" if active_high else "low (a pull-down)"
+            detail = (f"GPIO{pin} reads {'high' if level else 'low'} undriven; it must be held "
+                      f"{want} so coins are refused while the daemon is down")
+            log.error("%s: %s", self.name, detail)
+            self._post(DeviceFault(self.name, "inhibit_not_pulled", detail, blocking=False))
 
     def stop(self) -> None:
         self.set_accepting(False)

@@ -300,6 +300,22 @@ class Credit(FactSchema):
     amount: int
     label: str = ""
     route: Route = "cashbox"
+    # A device that numbers its events (ccTalk): its serial number and the event's counter.
+    # The last pair journaled is where the device's buffer is taken up after a restart.
+    serial: int | None = None
+    counter: int | None = None
+
+
+@fact_kind("coin_counter", record_only=True)
+@dataclass(frozen=True)
+class CoinCounter(FactSchema):
+    """A numbering device's counter where no credit carries it: a new baseline (first
+    contact, another device, a reset) or events that gave no credit."""
+
+    device: str
+    serial: int
+    counter: int
+    reason: Literal["baseline", "other_device", "reset", "no_credit"]
 
 
 @fact_kind("vend_intent", money=_intent_money)
@@ -396,6 +412,7 @@ class DeviceFault(FactSchema):
     code: str
     detail: str = ""
     blocking: bool = True  # False: journaled, the machine keeps selling
+    count: int | None = None  # how many (events lost, steps a counter went back)
 
 
 @fact_kind("device_recovered")

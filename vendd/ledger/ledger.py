@@ -139,6 +139,18 @@ class Ledger:
         faults = dict(self.db.conn.execute("SELECT device, code FROM device_faults"))
         return MachineRecord(r[0], r[1], r[2], open_vend, faults)
 
+    def device_counter(self, device: str) -> tuple[int, int] | None:
+        """The last (serial number, event counter) journaled for a device that buffers its
+        events, newest first from the head: the rows a restart takes the buffer up from."""
+        row = self.db.conn.execute(
+            "SELECT json_extract(fields, '$.serial'), json_extract(fields, '$.counter') "
+            "FROM journal WHERE kind IN ('credit', 'coin_counter') "
+            "AND json_extract(fields, '$.device') = ? "
+            "AND json_extract(fields, '$.counter') IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            (device,),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
     def last_vend_id(self) -> int:
         return self.db.conn.execute("SELECT vends FROM machine WHERE id = 1").fetchone()[0]
 

@@ -30,11 +30,17 @@ def _started(out: Out, event: ev.Started) -> None:
 
 def _credit(out: Out, event: ev.CreditInserted) -> None:
     # Money that reached the cash box is always credited, whatever the mode: it is the buyer's.
+    mark = {} if event.counter is None else {"serial": event.serial, "counter": event.counter}
     out.fact("credit", device=event.device, amount=event.amount, label=event.label,
-             route=event.route)
+             route=event.route, **mark)
     out.update(credit=out.state.credit + event.amount,
                cash_box=out.state.cash_box + (event.amount if event.route != "tubes" else 0))
     out.timer("unclaimed", out.state.settings.unclaimed_credit_s)
+
+
+def _coin_counter(out: Out, event: ev.CoinCounter) -> None:
+    out.fact("coin_counter", device=event.device, serial=event.serial, counter=event.counter,
+             reason=event.reason)
 
 
 def _bill_escrowed(out: Out, event: ev.BillEscrowed) -> None:
@@ -231,8 +237,9 @@ def _fault(out: Out, event: ev.DeviceFault) -> None:
     already = event.device in out.state.faults
     if event.blocking and already:
         return  # still down: journaled once, not once per retry
+    count = {} if event.count is None else {"count": event.count}
     out.fact("device_fault", device=event.device, code=event.code, detail=event.detail,
-             blocking=event.blocking)
+             blocking=event.blocking, **count)
     if event.blocking:
         out.update(faults=out.state.faults | {event.device})
 
@@ -256,6 +263,7 @@ def _service_key(out: Out, event: ev.ServiceKey) -> None:
 HANDLERS: dict[type, Handler] = {
     ev.Started: _started,
     ev.CreditInserted: _credit,
+    ev.CoinCounter: _coin_counter,
     ev.BillEscrowed: _bill_escrowed,
     ev.ChangeAvailability: _change_availability,
     ev.CoinRejected: _rejected,

@@ -63,10 +63,10 @@ class Telemetry:
         self.relay.on_fault, self.relay.on_recovered = conn.on_refused, conn.on_accepted
         conn.on_connected.append(lambda client: self._connected())
         requests = Requests(cfg, conn.client, self.topics, controller.submit)
-        requests.on_fault = lambda code, detail: controller.post(
-            DeviceFault(DEVICE, code, detail, blocking=False))
         if cfg.mqtt.requests.replay:
             requests.replayer = Replayer(cfg.ledger.path, conn.client, self.topics)
+        requests.on_fault = lambda code, detail: controller.post(
+            DeviceFault(DEVICE, code, detail, blocking=False))
         if requests.any_enabled:
             self.requests = requests
             conn.on_message[self.topics.requests] = requests.on_message

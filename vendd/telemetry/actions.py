@@ -68,7 +68,7 @@ class ReportRequest(Request):
 
 
 class ReplayRequest(Request):
-    """The hub asks for journal rows it is missing (read-only; see telemetry/replay.py)."""
+    """Republish journal rows `from`..`to` (the hub filling a gap in its replica)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -38,10 +38,42 @@ MODIFY_MASTER_INHIBIT = 228
 REQUEST_MASTER_INHIBIT = 227
 COIN_ID = 184
 RESET_DEVICE = 1
+# Asked by common hosts at start-up; vendd itself does not need them.
+POLLING_PRIORITY = 249
+REQUEST_STATUS = 248
+SOFTWARE_REVISION = 241
+BUILD_CODE = 192
+COIN_POSITION = 212
+COMMS_REVISION = 4
 
 BUFFER_DEPTH = 5
 CREDIT_REPLY_LEN = 1 + 2 * BUFFER_DEPTH
 MAX_FRAME = 5 + 255
+
+_ASCII = range(1, 256)
+# The data length an ACK to each request header carries. A reply of another length belongs to
+# another request (a late one) or was damaged: it is never taken as the answer.
+REPLY_LENGTHS: dict[int, range] = {
+    SIMPLE_POLL: range(0, 1),
+    MANUFACTURER: _ASCII,
+    CATEGORY: _ASCII,
+    PRODUCT_CODE: _ASCII,
+    SERIAL_NUMBER: range(3, 4),
+    SELF_CHECK: range(1, 3),  # fault code, some devices add an extra byte
+    MODIFY_INHIBITS: range(0, 1),
+    REQUEST_INHIBITS: range(2, 3),
+    READ_CREDIT: range(11, 12),
+    MODIFY_MASTER_INHIBIT: range(0, 1),
+    REQUEST_MASTER_INHIBIT: range(1, 2),
+    COIN_ID: range(6, 7),
+    RESET_DEVICE: range(0, 1),
+    POLLING_PRIORITY: range(2, 3),
+    REQUEST_STATUS: range(1, 2),
+    SOFTWARE_REVISION: _ASCII,
+    BUILD_CODE: _ASCII,
+    COIN_POSITION: range(2, 3),
+    COMMS_REVISION: range(3, 4),
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,27 @@ def parse_frame(raw: bytes, checksum: Checksum = "simple") -> Frame:
     return Frame(raw[0], raw[2], raw[3], data)
 
 
+def check_reply(frame: Frame, request_header: int, device: int) -> None:
+    """Raise ProtocolError unless `frame` can be the answer of `device` to `request_header`:
+    addressed to the host, from the device (the simple checksum carries the source), with the
+    data length that header's ACK has (NAK and BUSY carry none)."""
+    if frame.dest != HOST:
+        raise ProtocolError(f"reply addressed to {frame.dest}, not the host")
+    if frame.src is not None and frame.src != device:
+        raise ProtocolError(f"reply from address {frame.src}, expected {device}")
+    if frame.header in (NAK, BUSY):
+        if frame.data:
+            raise ProtocolError(f"NAK/BUSY with {len(frame.data)} data bytes")
+        return
+    if frame.header != ACK:
+        raise ProtocolError(f"reply header {frame.header} is not ACK/NAK/BUSY")
+    lengths = REPLY_LENGTHS.get(request_header)
+    if lengths is not None and len(frame.data) not in lengths:
+        raise ProtocolError(
+            f"reply of {len(frame.data)} bytes does not fit header {request_header}"
+        )
+
+
 class FrameAssembler:
     """Collects arbitrary byte chunks and yields whole frames.
 
@@ -154,26 +207,77 @@ def parse_credit_buffer(data: bytes) -> CreditBuffer:
     return CreditBuffer(data[0], pairs)
 
 
+class Move(StrEnum):
+    """How the event counter moved since the last counter the host accounted for."""
+
+    SAME = "same"  # nothing new
+    FORWARD = "forward"  # 1..5 new events, all still in the buffer
+    LOST = "lost"  # more than 5: the oldest fell out of the buffer
+    RESET = "reset"  # back to 0: the device reset itself (every coin inhibited)
+    BEHIND = "behind"  # behind the last counter: a line error or a device that cannot be trusted
+
+
+# A counter more than this far ahead is read as behind: half the cycle, as serial-number
+# arithmetic does. 122 coins between two reads is far beyond any acceptor (a few a second).
+FORWARD_REACH = 127
+
+
+@dataclass(frozen=True)
+class CounterMove:
+    move: Move
+    steps: int = 0  # events ahead (FORWARD, LOST) or behind (BEHIND)
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.steps - BUFFER_DEPTH) if self.move is Move.LOST else 0
+
+    @property
+    def trusted_from_one_read(self) -> bool:
+        """Whether one checksum-valid reply may be acted on (a CRC-checked one, moving 1..5)."""
+        return self.move in (Move.SAME, Move.FORWARD)
+
+
+def counter_move(last: int, counter: int) -> CounterMove:
+    """The counter runs 1..255 and wraps to 1; 0 only after power-up or a reset."""
+    if counter == last:
+        return CounterMove(Move.SAME)
+    if counter == 0:
+        return CounterMove(Move.RESET)
+    ahead = counter if last == 0 else (counter - last) % 255
+    if ahead <= BUFFER_DEPTH:
+        return CounterMove(Move.FORWARD, ahead)
+    if last == 0 or ahead <= FORWARD_REACH:
+        return CounterMove(Move.LOST, ahead)
+    return CounterMove(Move.BEHIND, 255 - ahead)
+
+
+def counter_minus(counter: int, k: int) -> int:
+    """The counter `k` events before `counter` (wrapping 1 -> 255, never 0)."""
+    return (counter - 1 - k) % 255 + 1
+
+
 @dataclass(frozen=True)
 class NewEvents:
-    results: tuple[tuple[int, int], ...]  # oldest first
+    results: tuple[tuple[int, int, int], ...]  # (A, B, counter of the event), oldest first
     lost: int = 0  # events that fell out of the 5-deep buffer
     reset: bool = False  # the counter went back to 0: the device reset itself
+    behind: int = 0  # the counter is this far behind the last one: nothing to act on
 
 
 def new_events(last: int | None, buffer: CreditBuffer) -> NewEvents:
     """The host algorithm: what happened since the counter was `last` (None: baseline now)."""
-    counter = buffer.counter
     if last is None:
         return NewEvents(())
-    if counter == 0:
-        return NewEvents((), reset=last != 0)
-    delta = counter - last
-    if delta < 0:
-        delta += 255
-    lost = max(0, delta - BUFFER_DEPTH)
-    seen = buffer.results[: min(delta, BUFFER_DEPTH)]
-    return NewEvents(tuple(reversed(seen)), lost=lost)
+    step = counter_move(last, buffer.counter)
+    if step.move is Move.RESET:
+        return NewEvents((), reset=True)
+    if step.move is Move.BEHIND:
+        return NewEvents((), behind=step.steps)
+    seen = min(step.steps, BUFFER_DEPTH)
+    results = tuple(
+        (*buffer.results[k], counter_minus(buffer.counter, k)) for k in reversed(range(seen))
+    )
+    return NewEvents(results, lost=step.lost)
 
 
 # --- event codes -------------------------------------------------------------------------------

@@ -1,67 +1,46 @@
 """ccTalk coin acceptor driver: one thread owns the serial port, polls header 229 and posts
-events. The controller only calls `set_accepting` / `stop`, which never block on the wire."""
+events. The controller only calls `set_accepting` / `stop`, which never block on the wire.
+
+The acceptor's 5-event buffer is money: it outlives the daemon. Every credit is posted with
+the device's serial number and event counter, the daemon hands the last journaled pair to
+`resume()` before `start()`, and at start the events newer than it are credited. A counter that
+does not move forward by 1..5, and any move read under the simple checksum (a two-byte error
+can keep it valid), is acted on only when two consecutive reads agree."""
 
 from __future__ import annotations
 
 import logging
-import termios
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
-
-import serial
 
 from vendd.config import CctalkConfig, CoinConfig
 from vendd.errors import DeviceError, ProtocolError
-from vendd.events import CoinRejected, CreditInserted, DeviceFault, DeviceRecovered, Event
+from vendd.events import (
+    CoinCounter,
+    CoinRejected,
+    CreditInserted,
+    DeviceFault,
+    DeviceRecovered,
+    Event,
+)
 from vendd.hw.base import Post
 from vendd.hw.cctalk import codec
-from vendd.hw.cctalk.codec import EventKind, Frame
+from vendd.hw.cctalk.codec import CreditBuffer, EventKind, Frame, Move
+from vendd.hw.cctalk.line import CctalkLine, NoResponseError, SerialLike, open_port
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 2.0
-BUSY_PAUSE_S = 0.02
-
-
-class SerialLike(Protocol):
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes) -> int | None: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class NoResponseError(DeviceError):
-    """The acceptor did not give a good answer within the retry budget."""
-
-
-class _Silence(DeviceError):
-    """One request went unanswered."""
-
-
-class _Refused(DeviceError):
-    """The acceptor answered NAK or BUSY."""
-
-
-def open_port(config: CctalkConfig) -> SerialLike:
-    """Open the configured port; real ports (paths) exclusively."""
-    kwargs: dict[str, object] = {"baudrate": config.baud, "timeout": config.reply_timeout_ms / 1000}
-    if "://" not in config.port:
-        kwargs["exclusive"] = True
-    return serial.serial_for_url(config.port, **kwargs)
-
+CONFIRM_READS = 4  # 229 reads per poll to find two consecutive that agree
 
 def _ignore(event: Event) -> None:
     log.debug("event before start(): %r", event)
 
 
 class CctalkCoinAcceptor:
-    """Implements `CashAcceptor` for a ccTalk coin acceptor."""
+    """Implements `CashAcceptor` (and `BuffersMoney`) for a ccTalk coin acceptor."""
 
     def __init__(
         self,
@@ -71,32 +50,36 @@ class CctalkCoinAcceptor:
     ) -> None:
         self.name = name
         self.config = config
-        self._open: Callable[[], SerialLike] = serial_factory or (lambda: open_port(config))
         self._coins: dict[int, CoinConfig] = {
             c.position: c for c in config.coins if c.position is not None
         }
         self._post: Post = _ignore
-        self._ser: SerialLike | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._first_attempt = threading.Event()
         self._lock = threading.Lock()
+        self.line = CctalkLine(config, serial_factory or (lambda: open_port(config)),
+                               self._stopping)
         self._want_accepting = False
         self._master_sent: bool | None = None  # master inhibit state last sent to the device
         self._need_init = True
-        self._last_counter: int | None = None
+        # (serial number, counter) of the last event accounted for: from the ledger at start,
+        # then kept as events are posted. None: this device was never heard from.
+        self._mark: tuple[int, int] | None = None
+        self._behind = False  # the counter reads behind the mark: inhibited until it is not
         self._fault: str | None = None
         self.identity: dict[str, object] = {}
-        # Counters for the self-test and the logs.
-        self.protocol_errors = 0
-        self.timeouts = 0
-        self.naks = 0
-        self.busy = 0
+        # Counters for the self-test and the logs (the line keeps its own: `line.counters`).
         self.rejected = 0
         self.unknown_events = 0
+        self.unconfirmed = 0  # polls whose 229 reads never agreed twice
 
     # --- the CashAcceptor protocol (controller thread) -----------------------------------------
+
+    def resume(self, mark: tuple[int, int] | None) -> None:
+        """Before start(): the last (serial, counter) the ledger journaled for this device."""
+        self._mark = mark
 
     def start(self, post: Post) -> None:
         if self._thread is not None:
@@ -153,11 +136,11 @@ class CctalkCoinAcceptor:
     def _cycle(self) -> bool:
         """Open the port if needed, poll once, wait for the next poll. False when the port
         could not be opened or was lost: the caller backs off before reopening."""
-        if self._ser is None and not self._try_open():
+        if self.line.ser is None and not self._try_open():
             return False
         started = time.monotonic()
         self.poll_once()
-        if self._ser is None:
+        if self.line.ser is None:
             return False
         self._first_attempt.set()
         interval = self.config.poll_interval_ms / 1000
@@ -167,7 +150,7 @@ class CctalkCoinAcceptor:
 
     def _try_open(self) -> bool:
         try:
-            self._ser = self._open()
+            self.line.open()
         except (OSError, ValueError) as exc:  # SerialException is an OSError; bad settings
             log.debug("%s: cannot open %s: %s", self.name, self.config.port, exc)
             self._raise_fault("disconnected", f"cannot open {self.config.port}: {exc}")
@@ -182,29 +165,25 @@ class CctalkCoinAcceptor:
         try:
             if self._need_init:
                 self._initialise()
+                return
             self._apply_master_inhibit()
-            reply = self._transact(codec.READ_CREDIT)
-            buffer = codec.parse_credit_buffer(reply.data)
-            self._clear_fault()
-            # Inside the try: re-sending the inhibits after a reset can meet a dead port.
-            self._handle_buffer(buffer)
+            buffer = self._read_credit()
+            if buffer is not None:
+                self._take(buffer)
         except NoResponseError as exc:
             if not self._stopping.is_set():  # a request cut short by stop() is no fault
                 self._raise_fault("no_response", str(exc))
-            return
         except ProtocolError as exc:  # a well-formed frame with a wrong payload
-            self.protocol_errors += 1
+            self.line.counters.protocol_errors += 1
             log.warning("%s: %s", self.name, exc)
-            return
         except OSError as exc:
             self._disconnected(exc)
-            return
 
     def _shutdown(self) -> None:
-        if self._ser is None:
+        if self.line.ser is None:
             return
         try:
-            self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=0)
+            self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x00", retries=1)
         except (DeviceError, OSError) as exc:
             log.info("%s: could not inhibit on stop: %s", self.name, exc)
         else:
@@ -213,24 +192,20 @@ class CctalkCoinAcceptor:
 
     def _final_read(self) -> None:
         """Inhibited now: nothing more can come in. Post what was validated since the last
-        poll (a coin dropped while the daemon stops) so the controller can still credit it."""
-        if self._need_init or self._last_counter is None:
+        poll (a coin dropped while the daemon stops) so the controller can still credit it;
+        what is not posted now stays in the buffer for the next start."""
+        if self._need_init or self._mark is None:
             return  # the device was not (re)identified: its counter is not ours to trust
         try:
-            reply = self._transact(codec.READ_CREDIT, retries=1, force=True)
-            self._handle_buffer(codec.parse_credit_buffer(reply.data), reinit=False)
+            buffer = self._read_credit(force=True)
+            if buffer is not None:
+                self._take(buffer, reinit=False)
         except (DeviceError, OSError) as exc:
             log.warning("%s: no final credit read on stop: %s", self.name, exc)
 
     def _close(self) -> None:
-        ser, self._ser = self._ser, None
+        self.line.close()
         self._master_sent = None
-        if ser is None:
-            return
-        try:
-            ser.close()
-        except OSError as exc:
-            log.debug("%s: close: %s", self.name, exc)
 
     def _disconnected(self, exc: OSError) -> None:
         log.warning("%s: port %s lost: %s", self.name, self.config.port, exc)
@@ -243,18 +218,26 @@ class CctalkCoinAcceptor:
         self._transact(codec.SIMPLE_POLL)
         identity = self._identify()
         self._send_inhibits()
-        buffer = codec.parse_credit_buffer(self._transact(codec.READ_CREDIT).data)
-        previous = self.identity.get("serial")
+        serial = int(identity["serial"])  # type: ignore[call-overload]
+        mark = self._mark
         self.identity = identity
-        self._need_init = False
-        if self._last_counter is None or previous != identity["serial"]:
-            log.info("%s: baseline counter %d", self.name, buffer.counter)
-            self._last_counter = buffer.counter
+        if mark is not None and mark[0] == serial:
+            # The same device (after a restart or a replug): what it took while nobody
+            # listened is in its buffer, newer than the mark.
+            buffer = self._read_credit()
+            self._need_init = False
+            if buffer is not None:
+                self._take(buffer)
             return
-        # The same device came back (USB adapter replugged): it kept accepting while we were
-        # away, so carry on from the last counter we credited; nothing is credited twice.
+        buffer = self._read_credit(baseline=True)
+        if buffer is None:
+            return  # no agreement yet: identify again next poll
+        reason = "baseline" if mark is None else "other_device"
+        log.info("%s: %s, counter %d", self.name, reason, buffer.counter)
+        self._post(CoinCounter(self.name, serial, buffer.counter, reason))
+        self._mark = (serial, buffer.counter)
+        self._need_init = False
         self._clear_fault()
-        self._handle_buffer(buffer)
 
     def _identify(self) -> dict[str, object]:
         coin_ids = {
@@ -280,36 +263,79 @@ class CctalkCoinAcceptor:
         self._apply_master_inhibit()
 
     def _apply_master_inhibit(self) -> None:
-        want = self.accepting
+        want = self.accepting and not self._behind
         if want == self._master_sent:
             return
         self._transact(codec.MODIFY_MASTER_INHIBIT, b"\x01" if want else b"\x00")
         self._master_sent = want
         log.debug("%s: master inhibit %s", self.name, "released" if want else "set")
 
+    # --- reading the buffer --------------------------------------------------------------------
+
+    def _read_credit(self, force: bool = False, baseline: bool = False) -> CreditBuffer | None:
+        """Read 229 until it can be acted on: at once for no change, or for a move of 1..5
+        under the CRC; otherwise (and for a new baseline) when two consecutive reads agree.
+        None when they never do (counted; the buffer is read again next poll)."""
+        read = self._read_once(force)
+        if not baseline and self._mark is not None:
+            move = codec.counter_move(self._mark[1], read.counter)
+            if move.move is Move.SAME or (
+                move.trusted_from_one_read and self.config.checksum == "crc16"
+            ):
+                return read
+        for _ in range(CONFIRM_READS - 1):
+            again = self._read_once(force)
+            if again == read:
+                return again
+            read = again
+        self.unconfirmed += 1
+        log.warning("%s: %d credit reads in a row disagree", self.name, CONFIRM_READS)
+        return None
+
+    def _read_once(self, force: bool) -> CreditBuffer:
+        retries = 1 if force else None
+        return codec.parse_credit_buffer(
+            self._transact(codec.READ_CREDIT, retries=retries, force=force).data
+        )
+
     # --- the host algorithm --------------------------------------------------------------------
 
-    def _handle_buffer(self, buffer: codec.CreditBuffer, reinit: bool = True) -> None:
-        """Post the new results, re-send the inhibits after a reset or lost events, then
-        commit the counter. Raises OSError when the port dies while re-sending the inhibits:
-        the counter is committed all the same (the coins were posted), so a replug of the
-        same device credits nothing twice."""
-        news = codec.new_events(self._last_counter, buffer)
+    def _take(self, buffer: CreditBuffer, reinit: bool = True) -> None:
+        """Act on a confirmed read: post the new results, oldest first, each with its
+        counter, then move the mark. A counter behind the mark is never acted on: it is a
+        blocking fault (the acceptor stays inhibited) until the counter reads right again."""
+        assert self._mark is not None
+        serial, last = self._mark
+        news = codec.new_events(last, buffer)
+        if news.behind:
+            self._behind = True
+            if self._fault not in (None, "counter_behind"):
+                self._clear_fault()  # the line works again: journal the new cause, not the old
+            self._raise_fault("counter_behind", f"counter {buffer.counter} is {news.behind} "
+                              f"behind the last one accounted for ({last})", count=news.behind)
+            self._apply_master_inhibit()
+            return
+        self._behind = False
+        self._clear_fault()
         if news.reset:
             log.warning("%s: the acceptor reset itself", self.name)
             self._post(DeviceFault(self.name, "device_reset", "counter back to 0", blocking=False))
+            self._post(CoinCounter(self.name, serial, 0, "reset"))
         if news.lost:
             log.warning("%s: %d events lost", self.name, news.lost)
             detail = f"{news.lost} events lost between polls"
-            self._post(DeviceFault(self.name, "lost_events", detail, blocking=False))
-        for a, b in news.results:
-            self._handle_result(a, b)
-        try:
-            # A reset may also hide behind a jump of the counter (lost events).
-            if reinit and (news.reset or news.lost):
-                self._reinit_inhibits()
-        finally:
-            self._last_counter = buffer.counter
+            self._post(DeviceFault(self.name, "lost_events", detail, blocking=False,
+                                   count=news.lost))
+        credited = False
+        for a, b, counter in news.results:
+            credited = self._handle_result(a, b, serial, counter)
+        if news.results and not credited:
+            self._post(CoinCounter(self.name, serial, buffer.counter, "no_credit"))
+        self._mark = (serial, buffer.counter)
+        # A reset may also hide behind a jump of the counter (lost events). OSError (the
+        # port died) goes up after the mark moved: the events were posted, never twice.
+        if reinit and (news.reset or news.lost):
+            self._reinit_inhibits()
 
     def _reinit_inhibits(self) -> None:
         """Restore the inhibits; silence means initialise again next poll. OSError (the port
@@ -320,11 +346,12 @@ class CctalkCoinAcceptor:
             log.warning("%s: could not restore inhibits: %s", self.name, exc)
             self._need_init = True
 
-    def _handle_result(self, a: int, b: int) -> None:
+    def _handle_result(self, a: int, b: int, serial: int, counter: int) -> bool:
+        """Post one event; True when it was a credit (its fact carries the counter)."""
         kind = codec.classify(a, b)
         if kind is EventKind.ACCEPTED:
-            self._credit(a, b)
-        elif kind is EventKind.REJECTED:
+            return self._credit(a, b, serial, counter)
+        if kind is EventKind.REJECTED:
             self.rejected += 1
             self._post(CoinRejected(self.name, codec.event_name(b)))
         elif kind is EventKind.SUSPICIOUS:
@@ -333,25 +360,29 @@ class CctalkCoinAcceptor:
         elif kind is EventKind.UNKNOWN:
             self.unknown_events += 1
             log.warning("%s: unknown event code %d", self.name, b)
+        return False
 
-    def _credit(self, position: int, path: int) -> None:
+    def _credit(self, position: int, path: int, serial: int, counter: int) -> bool:
         coin = self._coins.get(position)
         if coin is None:
             detail = f"coin position {position} (path {path}) is not in the coin table"
             log.error("%s: %s", self.name, detail)
             self._post(DeviceFault(self.name, "unknown_coin", detail, blocking=False))
-            return
-        log.info("%s: coin %s (position %d)", self.name, coin.label, position)
-        self._post(CreditInserted(self.name, coin.value, coin.label))
+            return False
+        log.info("%s: coin %s (position %d, counter %d)", self.name, coin.label, position,
+                 counter)
+        self._post(CreditInserted(self.name, coin.value, coin.label, serial=serial,
+                                  counter=counter))
+        return True
 
     # --- faults --------------------------------------------------------------------------------
 
-    def _raise_fault(self, code: str, detail: str) -> None:
+    def _raise_fault(self, code: str, detail: str, count: int | None = None) -> None:
         if self._fault == code:
             return
         self._fault = code
         log.error("%s: %s: %s", self.name, code, detail)
-        self._post(DeviceFault(self.name, code, detail, blocking=True))
+        self._post(DeviceFault(self.name, code, detail, blocking=True, count=count))
 
     def _clear_fault(self) -> None:
         if self._fault is None:
@@ -362,85 +393,6 @@ class CctalkCoinAcceptor:
 
     # --- one request/reply ---------------------------------------------------------------------
 
-    def _transact(
-        self, header: int, data: bytes = b"", retries: int | None = None, force: bool = False
-    ) -> Frame:
-        """Send a request and return its ACK frame, retrying silence, NAK, BUSY and garbage.
-        Raises NoResponseError when the budget is spent; OSError when the port is gone.
-        While stopping only the master inhibit goes out, or a request made with `force`."""
-        request = codec.build_frame(
-            self.config.address, codec.HOST, header, data, self.config.checksum
-        )
-        budget = self.config.retries if retries is None else retries
-        last: DeviceError | None = None
-        for _ in range(budget + 1):
-            if self._stopping.is_set() and not force and header != codec.MODIFY_MASTER_INHIBIT:
-                break
-            try:
-                return self._exchange(request)
-            except ProtocolError as exc:
-                self.protocol_errors += 1
-                last = exc
-            except _Silence as exc:
-                self.timeouts += 1
-                last = exc
-            except _Refused as exc:
-                last = exc
-                self._stopping.wait(BUSY_PAUSE_S)
-        raise NoResponseError(f"header {header}: {last or 'stopping'}") from last
-
-    def _exchange(self, request: bytes) -> Frame:
-        ser = self._ser
-        if ser is None:
-            raise _Silence("port closed")
-        try:
-            ser.reset_input_buffer()
-        except termios.error as exc:  # a hung-up tty; not an OSError
-            raise serial.SerialException(f"reset_input_buffer failed: {exc}") from exc
-        ser.write(request)
-        frame = self.read_reply(request)
-        if frame.header == codec.NAK:
-            self.naks += 1
-            raise _Refused("NAK")
-        if frame.header == codec.BUSY:
-            self.busy += 1
-            raise _Refused("BUSY")
-        if frame.header != codec.ACK:
-            raise ProtocolError(f"reply header {frame.header} is not ACK/NAK/BUSY")
-        return frame
-
-    def read_reply(self, request: bytes) -> Frame:
-        """Read the echo (when configured) and one reply frame addressed to the host.
-        Raises ProtocolError for garbage, _Silence on timeout, OSError if the port is gone."""
-        ser = self._ser
-        if ser is None:
-            raise _Silence("port closed")
-        assembler = codec.FrameAssembler(self.config.checksum)
-        echo = request if self.config.echo else b""
-        while True:
-            chunk = ser.read(len(echo) if echo else assembler.needed())
-            if not chunk:
-                what = "echo" if echo else "reply"
-                raise _Silence(f"no {what} ({assembler.pending} bytes of reply)")
-            if echo:
-                chunk, echo = _strip_echo(chunk, echo)
-            if not chunk:
-                continue
-            frames = assembler.feed(chunk)
-            if frames:
-                return self._check_addresses(frames[0])
-
-    def _check_addresses(self, frame: Frame) -> Frame:
-        if frame.dest != codec.HOST:
-            raise ProtocolError(f"reply addressed to {frame.dest}, not the host")
-        if frame.src is not None and frame.src != self.config.address:
-            raise ProtocolError(f"reply from address {frame.src}, expected {self.config.address}")
-        return frame
-
-
-def _strip_echo(chunk: bytes, echo: bytes) -> tuple[bytes, bytes]:
-    """Remove the expected echo from the start of `chunk`; return (rest, echo still due)."""
-    n = min(len(chunk), len(echo))
-    if chunk[:n] != echo[:n]:
-        raise ProtocolError(f"echo mismatch: sent {echo.hex(' ')}, heard {chunk[:n].hex(' ')}")
-    return chunk[n:], echo[n:]
+    def _transact(self, header: int, data: bytes = b"", retries: int | None = None,
+                  force: bool = False) -> Frame:
+        return self.line.transact(header, data, retries, force)

@@ -62,7 +62,20 @@ class MdbBillValidator(MdbDevice):
         return any(isinstance(i, Status) and i.name == "just_reset"
                    for i in payloads.parse_bill_poll(answer.data))
 
-    def configure(self) -> None:
+    def take_held(self) -> None:
+        """Before RESET: a bill stacked but not yet reported is credited; a bill in escrow
+        (reported to a daemon that died, or not yet) is given back: no one decided to keep it,
+        and the buyer is still at the machine to take it."""
+        items = [item for data in self.held_items() for item in payloads.parse_bill_poll(data)]
+        stacked = [i for i in items if isinstance(i, BillRouted) and i.route == "stacked"]
+        if stacked:
+            self._read_setup()
+            for item in stacked:
+                self._routed(item)
+        log.info("%s: returning any bill left in escrow", self.name)
+        self.send(5, b"\x00")  # ESCROW: return
+
+    def _read_setup(self) -> payloads.BillSetup:
         setup = payloads.parse_bill_setup(self.send(1).data)
         values = {}
         for t, credit in enumerate(setup.credits):
@@ -71,6 +84,12 @@ class MdbBillValidator(MdbDevice):
                                            self.machine_decimals)
         with self._lock:
             self.setup, self.values = setup, values
+        return setup
+
+    def configure(self) -> None:
+        setup = self._read_setup()
+        values = self.values
+        with self._lock:
             self._escrow, self._decision = None, None
         log.info("%s: level %d, bills %s, escrow %s", self.name, setup.level, values,
                  setup.escrow)

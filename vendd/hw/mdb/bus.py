@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 2.0
 RESET_WAIT_S = 1.0  # after RESET, poll this long for "just reset" before configuring anyway
+HELD_POLLS = 8  # POLLs before RESET to empty a device of what it still holds
 
 
 class Phase(StrEnum):
@@ -74,6 +75,7 @@ class MdbDevice:
     def turn(self) -> None:
         try:
             if self.phase is Phase.OFFLINE:
+                self.take_held()  # RESET wipes what the device still holds: that is money
                 self.send(0)  # RESET
                 self.phase, self._reset_at = Phase.RESETTING, time.monotonic()
             if self.phase is Phase.RESETTING:
@@ -115,6 +117,20 @@ class MdbDevice:
 
     def answer_says_reset(self, answer: Answer) -> bool:
         raise NotImplementedError
+
+    def take_held(self) -> None:
+        """Before RESET: take what the device still holds (POLL data never ACKed, a bill in
+        escrow). Data the controller ACKed the device forgets, so only that is safe to lose."""
+
+    def held_items(self) -> list[bytes]:
+        """POLL until the device has nothing more to report (bounded); the raw answers."""
+        out = []
+        for _ in range(HELD_POLLS):
+            answer = self.send(self.poll_command)
+            if answer.kind != "data" or not answer.data:
+                break
+            out.append(answer.data)
+        return out
 
     def configure(self) -> None:
         """After a reset: SETUP and friends."""
@@ -229,9 +245,10 @@ class MdbBus:
         self.link.close()
 
     def _open(self) -> bool:
+        # No bus reset here: it would wipe what the devices still hold (coins, a stacked bill)
+        # before we could read it. Each device is POLLed, then RESET on its own.
         try:
             self.link.open()
-            self.link.reset_bus()
         except LinkDown as exc:
             log.debug("MDB: %s", exc)
             self._link_lost(exc)

@@ -109,6 +109,16 @@ class MdbCashless(MdbDevice):
         self._lose_session(why)
         super().reinitialise(why)
 
+    def take_held(self) -> None:
+        """Before RESET: an approval the reader still reports answers no vend of this daemon
+        (the one that asked is gone): VEND FAILURE, so the card is not charged for it. RESET
+        then ends whatever session the reader held; it holds no cash."""
+        events = [e for data in self.held_items()
+                  for e in payloads.parse_cashless_poll(data, self.level)]
+        if any(e.kind == "vend_approved" for e in events):
+            log.warning("%s: an approval from before the reset: vend failure", self.name)
+            self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_FAILURE]))
+
     def shutdown(self) -> None:
         if self.vend == "approved":
             self.send(payloads.CASHLESS_VEND, bytes([payloads.VEND_FAILURE]))

@@ -91,7 +91,20 @@ class MdbChanger(MdbDevice):
         return any(isinstance(i, Status) and i.name == "just_reset"
                    for i in payloads.parse_changer_poll(answer.data))
 
-    def configure(self) -> None:
+    def take_held(self) -> None:
+        """Coins the changer took and has not reported yet (a daemon that died before its
+        ACK): credited now, at the value SETUP gives, before RESET forgets them."""
+        deposits = [item for data in self.held_items()
+                    for item in payloads.parse_changer_poll(data)
+                    if isinstance(item, CoinDeposited)]
+        if not deposits:
+            return
+        self._read_setup()
+        for item in deposits:
+            log.info("%s: coin type %d held since before the reset", self.name, item.coin_type)
+            self._deposit(item)
+
+    def _read_setup(self) -> payloads.ChangerSetup:
         setup = payloads.parse_changer_setup(self.send(1).data)
         values = {}
         for t, credit in enumerate(setup.credits):
@@ -100,7 +113,11 @@ class MdbChanger(MdbDevice):
                                            self.machine_decimals)
         with self._lock:
             self.setup, self.values = setup, values
-        log.info("%s: level %d, coins %s", self.name, setup.level, values)
+        return setup
+
+    def configure(self) -> None:
+        setup = self._read_setup()
+        log.info("%s: level %d, coins %s", self.name, setup.level, self.values)
         self._read_tubes()
         self._sent_accepting = None
         self._apply_accepting()
