@@ -34,6 +34,7 @@ from vendd.hub.store import StoreError
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = [("quito-01", 11), ("quito-02", 12), ("cuenca-01", 13)]
 WEB_PORT = 8470
+DEMO_PASSWORD = "tejer-juntas"
 
 
 def machine_config(folder: Path, machine: str, port: int) -> Path:
@@ -44,6 +45,21 @@ def machine_config(folder: Path, machine: str, port: int) -> Path:
     path = folder / f"{machine}.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def demo_accounts(config: HubConfig) -> None:
+    """A coordinator and a maker for the dashboard (the demo's own throwaway database)."""
+    from vendd.hub.dashboard.changes import make_key
+    from vendd.hub.dashboard.people import People
+
+    store = open_store(config)
+    try:
+        people = People(store.engine)
+        people.add("coordinadora", "Coordinadora", "coordinator", DEMO_PASSWORD)
+        people.add("rosa", "Rosa Quishpe", "maker", DEMO_PASSWORD, maker="rosa")
+        make_key(config, "coordinadora")
+    finally:
+        store.close()
 
 
 def start_machine(folder: Path, machine: str, seed: int, port: int) -> subprocess.Popen[bytes]:
@@ -134,16 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "store": {"url": f"sqlite:///{folder / 'hub.db'}",
                           "replicas": folder / "replicas"},
                 "gaps": {"grace_s": 2, "retry_min_s": 2, "retry_max_s": 30},
-                "web": {"host": "127.0.0.1", "port": web},
+                "web": {"host": "127.0.0.1", "port": web, "keys": folder / "keys"},
                 "alerts": {"base_url": f"http://127.0.0.1:{web}",
                            "machines": {MACHINES[-1][0]: {"offline_minutes": 0.1}}}})
+            demo_accounts(hub)
             (folder / "hub.toml").write_text(
                 f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "vendd-hub-cli"\n'
                 f'\n[store]\nurl = "sqlite:///{folder / "hub.db"}"\n'
                 f'replicas = "{folder / "replicas"}"\n', encoding="utf-8")
             print(f"broker: mqtt://127.0.0.1:{port}; machines: "
                   f"{', '.join(m for m, _ in MACHINES)} (selling)")
-            print(f"hub: http://127.0.0.1:{web}/  (status; /status as JSON; "
+            print(f"hub: http://127.0.0.1:{web}/  (the dashboard: sign in as coordinadora, or "
+                  f"rosa (a maker), password {DEMO_PASSWORD}; /status as JSON; "
                   f"/machines/<id>/journal.jsonl)")
             print(f"look: vendd hub status --config {folder / 'hub.toml'}")
             print(f"      vendd hub report --config {folder / 'hub.toml'} --by maker")

@@ -45,6 +45,7 @@ WEB: dict[str, dict[Language, str]] = {
                   "en": "This page is not for your account."},
     "not_found": {"es": "No existe.", "en": "Not found."},
     "bad_input": {"es": "Dato no válido: {what}", "en": "Invalid input: {what}"},
+    "unavailable": {"es": "No se pudo leer ahora: {what}", "en": "Cannot be read now: {what}"},
     "csrf_failed": {"es": "El formulario caducó; vuelva a intentarlo.",
                     "en": "The form expired; please try again."},
     # --- sign-in -----------------------------------------------------------------------------

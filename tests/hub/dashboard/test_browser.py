@@ -21,7 +21,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from support import wait_for
 
-from vendd.config import RequestsConfig
 from vendd.daemon.app import Daemon
 
 PREFIX = "coop"
@@ -76,9 +75,8 @@ def running_world(tmp: Path, sales: tuple[str, ...] = ("A1", "A2", "B1", "A1"),
     try:
         config = _hub_config(tmp / "hub", broker.port)
         public = _add_users(config)
-        requests: dict[str, object] = {"set_price": True, "replay": True}
-        if "coordinators" in RequestsConfig.model_fields:
-            requests["coordinators"] = [{"id": "coord", "public_key": public}]
+        requests = {"set_price": True, "replay": True,
+                    "coordinators": [{"id": "coord", "public_key": public}]}
         daemon = Daemon(feed_config(tmp / "machine", mqtt=mqtt_section(
             broker.port, prefix=PREFIX, requests=requests)))
         daemon.start()
@@ -150,10 +148,6 @@ def test_sign_in_then_a_sale_appears_on_maquinas_and_ventas_without_reload(
     assert browser.not_reloaded()
 
 
-# The daemon verifies signed change requests once the request-signing work is in this tree;
-# until then it refuses the hub's signed request (unknown fields), and this must fail.
-@pytest.mark.xfail("coordinators" not in RequestsConfig.model_fields, strict=True,
-                   reason="this tree's daemon does not take signed requests yet")
 def test_a_price_change_from_cambios_reaches_the_machine_and_its_row_appears(
         browser: Browser, world: World) -> None:
     browser.sign_in("coord", PASSWORD)
@@ -204,3 +198,22 @@ def test_no_page_scrolls_sideways_at_360_px(browser: Browser, world: World) -> N
             assert browser.horizontal_overflow() <= 0, path
     finally:
         browser.phone(False)
+
+
+def test_cuentas_prints_without_the_menu(browser: Browser, world: World) -> None:
+    import base64
+    import io
+
+    from pypdf import PdfReader
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    browser.sign_in("coord", PASSWORD)
+    browser.go("/cuentas")
+    total = browser.text("#total-gross")
+    opts = PrintOptions()
+    opts.page_width, opts.page_height = 21.0, 29.7  # A4, cm
+    pdf = PdfReader(io.BytesIO(base64.b64decode(browser.driver.print_page(opts))))
+    text = " ".join(" ".join(p.extract_text() for p in pdf.pages).split())
+    assert "Rosa Quishpe" in text and total in text
+    for menu in ("Cambios", "Salir", "English", "Imprimir", "CSV"):
+        assert menu not in text, menu

@@ -107,3 +107,24 @@ def test_stock_thresholds_per_machine_and_slot(dash: Dash) -> None:
         "low_days": 0, "machines": {MACHINE: {"low_at": 8, "slots": {"A2": {"low_at": 19}}}}}})
     judged = {s.slot: s.state for s in machine_stock(config, dash.store, MACHINE).slots}
     assert judged == {"A1": "low", "A2": "low", "B1": "fault"}
+
+
+def test_accounts_sessions_and_changes_on_postgresql(postgres_url: str) -> None:
+    from vendd.hub.dashboard.changes import recent
+    from vendd.hub.dashboard.people import People
+    from vendd.hub.store import Store
+
+    store = Store(postgres_url)
+    try:
+        people = People(store.engine)
+        people.add("lidia", "Lidia", "coordinator", PASSWORD)
+        user = people.check("lidia", PASSWORD)
+        assert user is not None and user.coordinator
+        token, csrf = people.open_session(user)
+        session = people.session(token)
+        assert session is not None and session.csrf == csrf
+        people.set_password("lidia", "another long one")
+        assert people.session(token) is None  # a new password ends her sessions
+        assert recent(store) == []
+    finally:
+        store.close()

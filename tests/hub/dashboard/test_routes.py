@@ -18,6 +18,8 @@ PAGES = {
     "/stock/reponer?by=machine": EVERYONE,
     "/stock/reponer?by=maker": EVERYONE,
     f"/ventas?{PERIOD}": EVERYONE,
+    f"/ventas?{PERIOD}&unit=week": EVERYONE,
+    f"/ventas?period=last-month&unit=month&machine={MACHINE}": EVERYONE,
     f"/cuentas?{PERIOD}": EVERYONE,
     f"/cuentas.csv?{PERIOD}": EVERYONE,
     f"/cuentas/rosa.pdf?{PERIOD}": EVERYONE,
@@ -26,6 +28,7 @@ PAGES = {
     f"/diario?machine={MACHINE}": EVERYONE,
     "/cambios": {"coord"},
     "/personas": {"coord"},
+    "/avisos": EVERYONE,
 }
 
 
@@ -170,3 +173,23 @@ def test_bad_query_values_are_named(dash: Dash) -> None:
     r = client.get("/cuentas?from=2026-02-01&to=2026-01-01")
     assert r.status_code == 400
     assert client.get("/stock?machine=nope").status_code == 400
+
+
+def test_banners_show_on_every_page_of_their_reader(dash: Dash) -> None:
+    from vendd.hub.dashboard.app import Banner
+
+    coord, member = dash.client("coord"), dash.client("member")
+    hub = dash.app.state.hub
+
+    def banners(user: object) -> list[Banner]:
+        return [Banner("B4 de quito-01 vacío", "alarm", "/stock")] \
+            if getattr(user, "role", "") == "coordinator" else []
+
+    hub.banners.append(banners)
+    try:
+        for path in ("/maquinas", "/stock", "/cuentas", "/avisos"):
+            assert "B4 de quito-01 vacío" in coord.get(path).text, path
+            assert "B4 de quito-01 vacío" not in member.get(path).text, path
+    finally:
+        hub.banners.remove(banners)
+    assert "vacío</a>" not in coord.get("/avisos").text

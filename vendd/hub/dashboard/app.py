@@ -1,5 +1,11 @@
 """What every page of the dashboard shares (the app itself is put together in `site.py`).
 
+Room for the alerts: every page has a banner area (`#banners`, refreshed on each live tick
+from `/avisos`) filled by the functions in `Hub.banners` (each gives the banners of one
+reader); a part of the hub adds its pages with `extend(fn)`, where `fn(hub)` returns its
+routes and may add a `NavItem` (the catalogue has `nav_alerts` for an Alertas page) to
+`hub.nav` and a banner function to `hub.banners`.
+
 Every page is a `page(...)` handler naming the roles that may see it: no session sends the
 reader to the sign-in page, a session of another role gets 403. Every POST carries the
 session's CSRF token (the sign-in form a cookie-bound one). The hub's machine-facing routes
@@ -168,6 +174,10 @@ def page(*roles: str) -> Callable[[Handler], Handler]:
                 return await fn(request)
             except BadInput as exc:
                 return render(request, "error.html", 400, message_key="bad_input",
+                              what=str(exc))
+            except VenddError as exc:  # the store or a replica cannot be read just now
+                log.warning("%s: %s", request.url.path, exc)
+                return render(request, "error.html", 503, message_key="unavailable",
                               what=str(exc))
         handler.__name__ = fn.__name__
         return handler

@@ -38,6 +38,7 @@ class Live:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mark: tuple[object, ...] | None = None
+        self.closing = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -78,6 +79,11 @@ class Live:
             self.version += 1
             self._changed.notify_all()
 
+    def close_threadsafe(self) -> None:
+        """End every open stream (the server is stopping: a stream never ends by itself)."""
+        self.closing = True
+        self.bump_threadsafe()
+
     def bump_threadsafe(self) -> None:
         """From another thread (a change's answer came): tell every stream."""
         if self._loop is not None and self._changed is not None:
@@ -91,7 +97,7 @@ class Live:
 
     async def events(self, request: Request) -> AsyncIterator[dict[str, str]]:
         seen = -1
-        while True:
+        while not self.closing:
             if await request.is_disconnected():
                 return
             if seen != self.version:

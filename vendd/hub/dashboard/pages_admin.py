@@ -40,8 +40,9 @@ async def journal(request: Request) -> Response:
         raise BadInput(f"machine {machine!r}")
     kind, maker = q.get("kind") or None, q.get("maker") or None
     if user.role == "maker":
-        # A maker reads the rows of her own sales: the rows behind her statement.
-        kind, maker = "sale", user.maker
+        # A maker reads the rows behind her statement: her sales and what she was paid.
+        kind = kind if kind in ("sale", "maker_paid") else "sale"
+        maker = user.maker
     period = period_of(request, hub.config, "") if (q.get("from") or q.get("to")) else None
     tz = ZoneInfo(hub.config.accounts_of(machine).timezone)
     rows = await asyncio.to_thread(journal_rows, hub.store, machine, tz, m.head_seq,

@@ -65,8 +65,15 @@ async def restock(request: Request) -> Response:
     return render(request, "restock.html", group=group, lists=dict(sorted(lists.items())))
 
 
+@page(*EVERYONE)
+async def banners(request: Request) -> Response:
+    """The banner area of every page, refetched on each live tick."""
+    return render(request, "banners_part.html")
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/avisos", banners),
         Route("/maquinas", machines),
         Route("/stock", stock),
         Route("/stock/reponer", restock),

@@ -53,6 +53,7 @@ class DashboardServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
+        self.app.state.hub.live.close_threadsafe()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
