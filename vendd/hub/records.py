@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from vendd.errors import StoreError
 
 __all__ = ["Alarm", "BatchResult", "Gap", "Machine", "RowIn", "StoreError"]
 
 
-@dataclass(frozen=True)
-class RowIn:
-    """A journal row as it came off the feed."""
+class RowIn(NamedTuple):
+    """A journal row as it came off the feed (a tuple: one is made per row received)."""
 
     machine: str
     seq: int

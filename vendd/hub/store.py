@@ -179,11 +179,10 @@ class Store:
                 self._mismatch(conn, row, known, now, result)
         if new:
             # The driver's executemany straight away: this is the hub's hottest statement.
-            conn.exec_driver_sql(self._insert_rows_sql, [
-                (r.machine, r.seq, r.ts, r.kind, r.fields, r.hash, now) for r in new])
+            conn.exec_driver_sql(self._insert_rows_sql, [(*r, now) for r in new])
             result.inserted += len(new)
         fresh: dict[str, list[RowIn]] = defaultdict(list)
-        for row in sorted(new, key=lambda r: (r.machine, r.seq)):
+        for row in sorted(new):  # by machine, then seq
             fresh[row.machine].append(row)
         return fresh
 
@@ -226,7 +225,7 @@ class Store:
         if gap_count == 0:
             # No gap: nothing was held above the head before this batch, so the batch's own
             # new rows are all there is to walk (no need to read them back).
-            rows = [(r.seq, r.ts, r.kind, r.fields, r.hash) for r in fresh if r.seq > seq]
+            rows = [r[1:] for r in fresh if r.seq > seq]
             w = walk(seq, prev, rows)
             seq, prev, head_ts = w.head_seq, w.head_hash, w.head_ts
             if w.broken is not None:
