@@ -74,7 +74,7 @@ def test_no_sale_only_in_opening_hours(tmp_path: Path, broker_port: int) -> None
         assert alert.params["hours"] == 3
         w.clock.advance(10 * HOUR)
         w.tick()
-        assert w.open("closed-all") == [] and w.open("holiday") == []
+        assert w.open("closed-all", "no_sale") == [] and w.open("holiday", "no_sale") == []
         machines[0].row("sale", vend=2, slot="A1", product="Bolso", maker="rosa", price=350,
                         payment="cash")
         w.until_closed(alert)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from support import wait_for
@@ -43,10 +44,22 @@ class Browser:
         self.driver.get(self.base.rstrip("/") + path)
 
     def text(self, css: str) -> str:
-        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+        for _ in range(50):  # see texts()
+            try:
+                return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept changing under the reader")
 
     def texts(self, css: str) -> list[str]:
-        return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        # A live part (htmx, server-sent events) may replace an element between finding it and
+        # reading it: then read the page again.
+        for _ in range(50):
+            try:
+                return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+            except StaleElementReferenceException:
+                continue
+        raise AssertionError(f"{css} kept changing under the reader")
 
     def sign_in(self, username: str, password: str) -> None:
         self.driver.delete_all_cookies()
