@@ -1,4 +1,4 @@
-"""Dashboard benchmarks (issue 18), through the real server (uvicorn on a loopback port):
+"""Dashboard benchmarks, through the real server (uvicorn on a loopback port):
 
 - dashboard_page_p95_vs_static: p95 of Máquinas with 50 machines over p95 of a static file of
   the same app, requests interleaved on one keep-alive connection (goal at most 5); Cuentas

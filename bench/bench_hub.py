@@ -1,4 +1,4 @@
-"""Hub benchmarks (issue 17):
+"""Hub benchmarks:
 
 - hub_ingest_ratio: 100,000 journal rows from 50 machines, queued in Mosquitto for three
   persistent sessions, then drained by (a) a bare paho subscriber that only counts them and
