@@ -61,3 +61,26 @@ def restock_all(daemon: Daemon) -> None:
     for slot in daemon.config.slots:
         reply = daemon.controller.submit(SetStock("rosa", slot.id, slot.capacity)).result(5)
         assert reply.ok, reply.error
+
+
+def pay(daemon: Daemon, *coins: int) -> None:
+    """Coins into the daemon's virtual acceptor once it takes them; wait until they are credit."""
+    from vendd.hw.virtual import VirtualCoinAcceptor
+
+    acceptor = daemon.devices.acceptors[0]
+    assert isinstance(acceptor, VirtualCoinAcceptor) and daemon.controller is not None
+    controller = daemon.controller
+    wait_for(lambda: acceptor.accepting, what="the acceptor to open")
+    before = controller.state.credit
+    for coin in coins:
+        assert acceptor.insert(coin)
+    wait_for(lambda: controller.state.credit == before + sum(coins), what="the credit")
+
+
+def press(daemon: Daemon, slot: str) -> None:
+    """A buyer presses a selection on the daemon's virtual buttons."""
+    from vendd.hw.virtual import VirtualButtons
+
+    buttons = daemon.devices.inputs[0]
+    assert isinstance(buttons, VirtualButtons)
+    buttons.press(slot)

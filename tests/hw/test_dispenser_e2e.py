@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import SIM_CONFIG, restock_all, sim_config, wait_for
+from support import SIM_CONFIG, pay, press, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
 from simulator.pulse_peer import PulsePeer
@@ -17,7 +17,6 @@ from vendd.config import load_config
 from vendd.daemon.app import Daemon
 from vendd.hw.dispenser import GpioDispenser
 from vendd.hw.pulse import PulseCoinAcceptor
-from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor
 from vendd.ledger.ledger import iter_rows, open_readonly
 
 # config/sim.toml's motor matrix, with timeouts far above the simulated cam's 0.05 s turn (a busy
@@ -60,18 +59,10 @@ class Cabinet:
         return self.daemon.controller.state
 
     def pay(self, *coins: int) -> None:
-        acceptor = self.daemon.devices.acceptors[0]
-        assert isinstance(acceptor, VirtualCoinAcceptor)
-        wait_for(lambda: acceptor.accepting, what="the acceptor to open")
-        before = self.state.credit
-        for coin in coins:
-            assert acceptor.insert(coin)
-        wait_for(lambda: self.state.credit == before + sum(coins), what="the credit")
+        pay(self.daemon, *coins)
 
     def press(self, slot: str) -> None:
-        buttons = self.daemon.devices.inputs[0]
-        assert isinstance(buttons, VirtualButtons)
-        buttons.press(slot)
+        press(self.daemon, slot)
 
     def rows(self, kind: str) -> list[dict[str, Any]]:
         db = open_readonly(self.daemon.ledger_path)

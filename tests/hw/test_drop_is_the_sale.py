@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from support import SIM_CONFIG, restock_all, sim_config, wait_for
+from support import SIM_CONFIG, pay, press, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
 from vendd.config import Config, load_config
 from vendd.daemon.app import Daemon
 from vendd.events import SetStock
-from vendd.hw.virtual import VirtualButtons, VirtualCoinAcceptor
 from vendd.ledger.ledger import iter_rows, open_readonly
 from vendd.ledger.verify import verify
 from vendd.machine import State
@@ -64,18 +63,10 @@ class Machine:
         return self.daemon.controller.state
 
     def pay(self, *coins: int) -> None:
-        acceptor = self.daemon.devices.acceptors[0]
-        assert isinstance(acceptor, VirtualCoinAcceptor)
-        wait_for(lambda: acceptor.accepting, what="the acceptor to open")
-        before = self.state.credit
-        for coin in coins:
-            assert acceptor.insert(coin)
-        wait_for(lambda: self.state.credit == before + sum(coins), what="the credit")
+        pay(self.daemon, *coins)
 
     def press(self, slot: str) -> None:
-        buttons = self.daemon.devices.inputs[0]
-        assert isinstance(buttons, VirtualButtons)
-        buttons.press(slot)
+        press(self.daemon, slot)
 
     def die_when(self, moment: Callable[[State], bool]) -> None:
         """Arm the daemon's death: at the first turn of its loop where `moment` holds."""
