@@ -4,7 +4,8 @@ var/hub-demo; prints where the hub is and how to look at it. Ctrl-C stops everyt
 
 So that an alert opens and resolves in the first minute, the last machine is stopped after
 `--offline-after` seconds (it says `offline` as it goes) and started again `--offline-for`
-seconds later; the demo's hub calls it offline after 6 s (`[alerts.machines.cuenca-01]`).
+seconds later, or once its offline alert opened if that is later (a busy computer may take
+longer); the demo's hub calls it offline after 6 s (`[alerts.machines.cuenca-01]`).
 Each alert's opening and closing is printed, and shown on the dashboard's Alertas page.
 
     python -m simulator.hub_demo [--seconds N] [--folder DIR] [--offline-after S]
@@ -85,10 +86,22 @@ def _online_at_hub(url: str, machine: str) -> bool:
         engine.dispose()
 
 
+def _offline_alert_open(url: str, machine: str) -> bool:
+    engine = sa.create_engine(url)
+    try:
+        return any(a.rule == "offline" and a.machine == machine
+                   for a in AlertStore(engine).open_alerts())
+    except StoreError:
+        return False
+    finally:
+        engine.dispose()
+
+
 def offline_and_back(folder: Path, sims: list[subprocess.Popen[bytes]], port: int, url: str,
                      after: float, lasting: float, stop: threading.Event) -> None:
     """The last machine goes away for a while (an alert opens) and comes back (it closes);
-    `after` counts from the moment the hub saw it online."""
+    `after` counts from the moment the hub saw it online. It stays away until its alert
+    opened, so the demo always shows both ends."""
     machine, seed = MACHINES[-1]
     while not _online_at_hub(url, machine):
         if stop.wait(0.5):
@@ -100,6 +113,9 @@ def offline_and_back(folder: Path, sims: list[subprocess.Popen[bytes]], port: in
     print(f"demo: {machine} stopped for {lasting:.0f} s", flush=True)
     if stop.wait(lasting):
         return
+    while not _offline_alert_open(url, machine):
+        if stop.wait(0.5):
+            return
     sims[-1] = start_machine(folder, machine, seed, port)
     print(f"demo: {machine} started again", flush=True)
 

@@ -15,7 +15,6 @@ from alert_helpers import PREFIX, FeedMachine, slot
 from browser import Browser, chrome
 from feed_helpers import Broker
 from hub_helpers import HubProc, vendd
-from selenium.webdriver.common.by import By
 
 from vendd.hub.alerts.store import Alert, AlertStore
 
@@ -76,8 +75,8 @@ def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
 
 
 def _click(b: Browser, css: str) -> None:
-    """Click, looking again if htmx swapped the element in between (it refreshes often)."""
-    b.until(lambda: b.driver.find_element(By.CSS_SELECTOR, css).click() or True, f"a {css}")
+    """Click once the element is there (htmx may still be bringing it in)."""
+    b.until(lambda: b.click(css) or True, f"a {css}")
 
 
 def _alert(alerts: AlertStore, slot_id: str) -> Alert | None:
@@ -100,7 +99,7 @@ def test_empty_slot_banner_for_its_maker_and_acknowledged_there(
     assert browser.not_reloaded()
     browser.until(lambda: (a := _alert(alerts, "B4")) and a.notices >= 2, "a reminder", 30)
     _click(browser, "#banners a")
-    browser.until(lambda: browser.driver.find_elements(By.CSS_SELECTOR, "button.ack"),
+    browser.until(lambda: browser.texts("button.ack"),
                   "the Alertas page")
     _click(browser, "button.ack")
     browser.until(lambda: "Vista por rosa" in browser.text("#alerts"), "the acknowledgement")

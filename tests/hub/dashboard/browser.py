@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from support import wait_for
@@ -43,23 +42,32 @@ class Browser:
     def go(self, path: str) -> None:
         self.driver.get(self.base.rstrip("/") + path)
 
+    # A live part (htmx, server-sent events) may replace an element between a WebDriver find
+    # and a WebDriver read; one script runs in the page at once, so it never sees a stale one.
     def text(self, css: str) -> str:
-        for _ in range(50):  # see texts()
-            try:
-                return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
-            except StaleElementReferenceException:
-                continue
-        raise AssertionError(f"{css} kept changing under the reader")
+        found = self.texts(css)
+        if not found:
+            raise AssertionError(f"nothing on {self.driver.current_url} matches {css}")
+        return found[0]
 
     def texts(self, css: str) -> list[str]:
-        # A live part (htmx, server-sent events) may replace an element between finding it and
-        # reading it: then read the page again.
-        for _ in range(50):
-            try:
-                return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
-            except StaleElementReferenceException:
-                continue
-        raise AssertionError(f"{css} kept changing under the reader")
+        return list(self.driver.execute_script(
+            # innerText parts table cells with tabs; WebDriver's text, with spaces
+            "return Array.from(document.querySelectorAll(arguments[0]),"
+            " e => e.innerText.replace(/\\t/g, ' '));",
+            css))
+
+    def attrs(self, css: str, name: str) -> list[str | None]:
+        return list(self.driver.execute_script(
+            "return Array.from(document.querySelectorAll(arguments[0]),"
+            " e => e.getAttribute(arguments[1]));", css, name))
+
+    def click(self, css: str) -> None:
+        """Click the first match, found and clicked in one step (see texts())."""
+        clicked = self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;", css)
+        if not clicked:
+            raise AssertionError(f"nothing on {self.driver.current_url} matches {css}")
 
     def sign_in(self, username: str, password: str) -> None:
         self.driver.delete_all_cookies()

@@ -158,7 +158,7 @@ def test_a_price_change_from_cambios_reaches_the_machine_and_its_row_appears(
     Select(browser.driver.find_element(By.ID, "change-action")).select_by_value("set_price")
     browser.driver.find_element(By.ID, "change-slot").send_keys("A2")
     browser.driver.find_element(By.ID, "change-value").send_keys(f"{new / 100:.2f}")
-    browser.driver.find_element(By.ID, "change-send").click()
+    browser.click("#change-send")
     browser.until(lambda: browser.texts("#change-list tbody tr .answer")[0] != "esperando…",
                   "the machine's answer on Cambios")
     answer = browser.texts("#change-list tbody tr .answer")[0]
@@ -169,7 +169,7 @@ def test_a_price_change_from_cambios_reaches_the_machine_and_its_row_appears(
     caused = browser.until(lambda: "✓" in (c := browser.texts("#change-list .caused")[0]) and c,
                            "the journal row of the change")
     seq = int(caused.split()[0])
-    browser.driver.find_element(By.CSS_SELECTOR, "#change-list .caused a").click()
+    browser.click("#change-list .caused a")
     browser.until(lambda: browser.driver.find_elements(By.ID, f"row-{seq}"), "the row")
     rows = browser.texts("#journal tbody tr")
     price_row = next(r for r in rows if " price_set " in f" {r} ")
@@ -180,8 +180,7 @@ def test_a_price_change_from_cambios_reaches_the_machine_and_its_row_appears(
 def test_a_maker_sees_only_her_own_statement(browser: Browser, world: World) -> None:
     browser.sign_in("rosa", PASSWORD)
     browser.go("/cuentas")
-    makers = [e.get_attribute("data-maker") for e in
-              browser.driver.find_elements(By.CSS_SELECTOR, "#statement tbody tr")]
+    makers = browser.attrs("#statement tbody tr", "data-maker")
     assert makers == ["rosa"]
     browser.go("/cuentas/carmen.pdf")
     assert "no es para su cuenta" in browser.text("main")
