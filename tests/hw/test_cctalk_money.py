@@ -7,8 +7,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from cctalk_rig import COINS, Events, config_for
 from support import wait_for
-from test_cctalk_driver import COINS, Events, config_for
 
 from simulator.cctalk_peer import SimCctalkAcceptor
 from vendd.events import CoinCounter, CreditInserted, DeviceFault, DeviceRecovered

@@ -140,7 +140,7 @@ def test_verify_names_an_outcome_that_disagrees_with_its_intent(tmp_path: Path) 
 
 
 def test_kinds_is_importable_alone_without_io() -> None:
-    """The hub reads the same kinds: the two modules stand on their own (loaded from their
+    """The hub reads the same kinds: the three modules stand on their own (loaded from their
     files, without the ledger package's own modules) and pull in no database, serial or
     network module."""
     code = (
@@ -151,6 +151,7 @@ def test_kinds_is_importable_alone_without_io() -> None:
         "    spec.loader.exec_module(module)\n"
         "    return module\n"
         f"load('vendd.ledger.kindspec', {str(VENDD / 'ledger' / 'kindspec.py')!r})\n"
+        f"load('vendd.ledger.kinds_life', {str(VENDD / 'ledger' / 'kinds_life.py')!r})\n"
         f"kinds = load('vendd.ledger.kinds', {str(VENDD / 'ledger' / 'kinds.py')!r})\n"
         "assert len(kinds.KINDS) >= 25\n"
         "print([m for m in ('sqlite3', 'sqlite_utils', 'vendd.ledger', 'vendd.ledger.ledger',"

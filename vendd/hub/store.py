@@ -22,12 +22,11 @@ Tables (times are UNIX seconds, floats; `seq` and heads are the machines' journa
   `closed_at` (NULL while open), `asks` (replay requests sent), `asked_at`, `next_ask_at`.
 
 Writers: `add_rows` stores a batch and moves the heads in one transaction (safe with several
-ingest workers: each machine's row is locked while its head moves). Readers: `machines`,
-`machine`, `rows`, `gaps`, `alarms`."""
+ingest workers: each machine's row is locked while its head moves). Readers, in
+`store_reads.py`: `machines`, `machine`, `rows`, `gaps`, `alarms`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -43,6 +42,7 @@ from vendd.hub.chain import holes, walk
 from vendd.hub.engine import make_engine, shown_url
 from vendd.hub.records import Alarm, BatchResult, Gap, Machine, RowIn, StoreError
 from vendd.hub.schema import alarms_t, gaps_t, machines_t, metadata, rows_t
+from vendd.hub.store_reads import StoreReads, first_line
 
 __all__ = ["Alarm", "BatchResult", "Gap", "Machine", "RowIn", "Store", "StoreError",
            "alarms_t", "gaps_t", "machines_t", "metadata", "rows_t"]
@@ -56,7 +56,7 @@ _HEAD_UPDATE = (machines_t.update().where(machines_t.c.id == sa.bindparam("m_id"
                         head_ts=sa.bindparam("h_ts")))
 
 
-class Store:
+class Store(StoreReads):
     """One per process (or per thread that writes). `migrate=False` opens without touching
     the schema (it must be current)."""
 
@@ -79,7 +79,7 @@ class Store:
         except SQLAlchemyError as exc:
             self.engine.dispose()
             raise StoreError(f"{shown_url(url)}: cannot open the hub's database: "
-                             f"{_first_line(exc)}") from exc
+                             f"{first_line(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -127,7 +127,7 @@ class Store:
                 if moved:
                     conn.execute(_HEAD_UPDATE, moved)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot store {len(rows)} rows: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot store {len(rows)} rows: {first_line(exc)}") from exc
         return result
 
     def _ensure_machines(self, conn: Connection, ids: Iterable[str], now: float) -> None:
@@ -317,7 +317,7 @@ class Store:
                 conn.execute(machines_t.update().where(machines_t.c.id == machine)
                              .values(**values))
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot update machine {machine}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot update machine {machine}: {first_line(exc)}") from exc
 
     def machine_reports_head(self, machine: str, head: int, verified: int | None,
                              now: float | None = None) -> bool:
@@ -340,7 +340,7 @@ class Store:
                                 f"verified rows up to {held}")
                     return bool(result.alarms)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot record the head of {machine}: {_first_line(exc)}") from exc
+            raise StoreError(f"cannot record the head of {machine}: {first_line(exc)}") from exc
         return False
 
     def due_gaps(self, now: float, grace_s: float) -> list[Gap]:
@@ -361,73 +361,4 @@ class Store:
                 ).values(asks=gaps_t.c.asks + 1, asked_at=now, next_ask_at=next_at))
                 return bool(done.rowcount)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot update gap {gap.id}: {_first_line(exc)}") from exc
-
-    # --- reading -------------------------------------------------------------------------
-
-    def _read(self, query: Any) -> list[Any]:
-        try:
-            with self.engine.connect() as conn:
-                return list(conn.execute(query).all())
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot read the hub's database: {_first_line(exc)}") from exc
-
-    def machines(self) -> list[Machine]:
-        return [_machine(r) for r in self._read(sa.select(machines_t).order_by(machines_t.c.id))]
-
-    def machine(self, machine: str) -> Machine | None:
-        found = self._read(sa.select(machines_t).where(machines_t.c.id == machine))
-        return _machine(found[0]) if found else None
-
-    def gaps(self, machine: str | None = None, open_only: bool = True) -> list[Gap]:
-        query = sa.select(gaps_t).order_by(gaps_t.c.id)
-        if machine is not None:
-            query = query.where(gaps_t.c.machine == machine)
-        if open_only:
-            query = query.where(gaps_t.c.closed_at.is_(None))
-        return [Gap(*r) for r in self._read(query)]
-
-    def alarms(self, machine: str | None = None) -> list[Alarm]:
-        query = sa.select(alarms_t).order_by(alarms_t.c.id)
-        if machine is not None:
-            query = query.where(alarms_t.c.machine == machine)
-        return [Alarm(*r) for r in self._read(query)]
-
-    def rows(self, machine: str, after: int = 0, limit: int = 5000, *,
-             upto: int | None = None) -> list[tuple[int, str, str, str, str]]:
-        """(seq, ts, kind, fields, hash) with seq > after (and <= upto), in order."""
-        query = (sa.select(rows_t.c.seq, rows_t.c.ts, rows_t.c.kind, rows_t.c.fields,
-                           rows_t.c.hash)
-                 .where(rows_t.c.machine == machine, rows_t.c.seq > after)
-                 .order_by(rows_t.c.seq).limit(limit))
-        if upto is not None:
-            query = query.where(rows_t.c.seq <= upto)
-        return [tuple(r) for r in self._read(query)]
-
-    def verified_rows(self, machine: str, after: int = 0, limit: int = 5000,
-                      ) -> list[tuple[int, str, str, str, str]]:
-        m = self.machine(machine)
-        return [] if m is None else self.rows(machine, after, limit, upto=m.head_seq)
-
-    def row_count(self, machine: str | None = None) -> int:
-        query = sa.select(sa.func.count()).select_from(rows_t)
-        if machine is not None:
-            query = query.where(rows_t.c.machine == machine)
-        return int(self._read(query)[0][0])
-
-
-def _machine(r: Any) -> Machine:
-    state = None
-    if r.state:
-        try:
-            state = json.loads(r.state)
-        except ValueError:
-            state = None
-    return Machine(r.id, r.first_seen, r.last_seen, r.status, r.status_at, state, r.state_at,
-                   r.head_seq, r.head_hash, r.head_ts, r.machine_head, r.gap_count,
-                   r.alarm_count)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+            raise StoreError(f"cannot update gap {gap.id}: {first_line(exc)}") from exc

@@ -11,7 +11,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar, Union
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypeVar, Union
 
 from vendd.errors import LedgerError
 
@@ -64,6 +64,12 @@ class KindSpec:
     required: frozenset[str]
     money: MoneyRule | None  # None: the kind moves no money
     record_only: bool  # True: journaled and published, changes no state table
+
+
+class FactSchema:
+    """The base of every kind's dataclass; `fact_kind` sets `kind`."""
+
+    kind: ClassVar[str]
 
 
 KINDS: dict[str, KindSpec] = {}
