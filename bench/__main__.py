@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ HERE = Path(__file__).resolve().parent
 def main() -> int:
     lines: list[str] = []
     for module in sorted(HERE.glob("bench_*.py")):
+        os.sync()  # each benchmark starts with the last one's writes on the disk
         proc = subprocess.run(
             [sys.executable, "-m", f"bench.{module.stem}"], cwd=HERE.parent,
             capture_output=True, text=True, check=False,

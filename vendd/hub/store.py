@@ -50,10 +50,8 @@ __all__ = ["Alarm", "BatchResult", "Gap", "Machine", "RowIn", "Store", "StoreErr
 log = logging.getLogger(__name__)
 
 WALK_BATCH = 5000  # rows read at a time while a head moves
+INSERT_CHUNK = 200  # rows per INSERT statement (1,400 parameters: within any driver's limit)
 
-_HEAD_UPDATE = (machines_t.update().where(machines_t.c.id == sa.bindparam("m_id"))
-                .values(head_seq=sa.bindparam("h_seq"), head_hash=sa.bindparam("h_hash"),
-                        head_ts=sa.bindparam("h_ts")))
 
 
 class Store(StoreReads):
@@ -66,9 +64,10 @@ class Store(StoreReads):
         self.engine = make_engine(url, password_file)
         self.dialect = self.engine.dialect.name
         mark = "%s" if self.engine.dialect.paramstyle in ("format", "pyformat") else "?"
-        self._insert_rows_sql = (
-            "INSERT INTO rows (machine, seq, ts, kind, fields, hash, received_at) VALUES "
-            f"({', '.join([mark] * 7)}) ON CONFLICT (machine, seq) DO NOTHING")
+        self._row_marks = f"({', '.join([mark] * 7)})"
+        self._head_marks = f"({mark}, {mark}, {mark}, CAST({mark} AS VARCHAR(40)))"
+        self._insert_rows_sql: dict[int, str] = {}  # by the number of rows in the statement
+        self._known_machines: set[str] = set()  # ids whose row exists (see _ensure_machines)
         try:
             if migrate:
                 from vendd.hub.migrate import upgrade
@@ -125,18 +124,33 @@ class Store(StoreReads):
                     if head is not None:
                         moved.append(head)
                 if moved:
-                    conn.execute(_HEAD_UPDATE, moved)
+                    self._move_heads(conn, moved)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store {len(rows)} rows: {first_line(exc)}") from exc
+        self._known_machines.update(machines)  # committed
         return result
 
     def _ensure_machines(self, conn: Connection, ids: Iterable[str], now: float) -> None:
         ids = sorted(ids)
         if not ids:
             return
-        stmt = self._insert(machines_t).on_conflict_do_nothing(index_elements=["id"])
-        conn.execute(stmt, [{"id": m, "first_seen": now, "last_seen": now} for m in ids])
+        # A machine's row is never deleted: once seen, it needs no INSERT again (this runs on
+        # every batch, and building the statement costs more than running it).
+        new = [m for m in ids if m not in self._known_machines]
+        if new:
+            stmt = self._insert(machines_t).on_conflict_do_nothing(index_elements=["id"])
+            conn.execute(stmt.values([{"id": m, "first_seen": now, "last_seen": now}
+                                      for m in new]))
         conn.execute(machines_t.update().where(machines_t.c.id.in_(ids)).values(last_seen=now))
+
+    def _move_heads(self, conn: Connection, moved: list[tuple[str, int, str, str | None]],
+                    ) -> None:
+        """Every moved head in one statement (see _insert_rows)."""
+        rows = ", ".join([self._head_marks] * len(moved))
+        conn.exec_driver_sql(
+            "UPDATE machines SET head_seq = CAST(v.column2 AS BIGINT), head_hash = v.column3, "
+            f"head_ts = v.column4 FROM (VALUES {rows}) AS v WHERE machines.id = v.column1",
+            tuple(value for head in moved for value in head))
 
     def _held(self, conn: Connection, batch: dict[tuple[str, int], RowIn],
               heads: dict[str, tuple[int, str, int]]) -> dict[tuple[str, int], str]:
@@ -178,13 +192,26 @@ class Store(StoreReads):
             else:
                 self._mismatch(conn, row, known, now, result)
         if new:
-            # The driver's executemany straight away: this is the hub's hottest statement.
-            conn.exec_driver_sql(self._insert_rows_sql, [(*r, now) for r in new])
+            self._insert_rows(conn, new, now)
             result.inserted += len(new)
         fresh: dict[str, list[RowIn]] = defaultdict(list)
         for row in sorted(new):  # by machine, then seq
             fresh[row.machine].append(row)
         return fresh
+
+    def _insert_rows(self, conn: Connection, rows: list[RowIn], now: float) -> None:
+        """The hub's hottest statement, straight to the driver, INSERT_CHUNK rows per
+        statement: one step per row would hand the interpreter lock to paho's thread and wait
+        to get it back every time, which costs more than the insert."""
+        for i in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[i:i + INSERT_CHUNK]
+            sql = self._insert_rows_sql.get(len(chunk))
+            if sql is None:
+                sql = self._insert_rows_sql[len(chunk)] = (
+                    "INSERT INTO rows (machine, seq, ts, kind, fields, hash, received_at) "
+                    f"VALUES {', '.join([self._row_marks] * len(chunk))} "
+                    "ON CONFLICT (machine, seq) DO NOTHING")
+            conn.exec_driver_sql(sql, tuple(v for r in chunk for v in (*r, now)))
 
     def _mismatch(self, conn: Connection, row: RowIn, known: str, now: float,
                   result: BatchResult) -> None:
@@ -218,7 +245,8 @@ class Store(StoreReads):
         return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(query)}
 
     def _advance(self, conn: Connection, machine: str, head: tuple[int, str, int],
-                 fresh: list[RowIn], now: float, result: BatchResult) -> dict[str, Any] | None:
+                 fresh: list[RowIn], now: float, result: BatchResult,
+                 ) -> tuple[str, int, str, str | None] | None:
         """Move the head over what chains; returns the head's new values, or None."""
         seq, prev, gap_count = head
         start, head_ts = seq, None
@@ -255,7 +283,7 @@ class Store(StoreReads):
         if seq == start:
             return None
         result.advanced[machine] = seq
-        return {"m_id": machine, "h_seq": seq, "h_hash": prev, "h_ts": head_ts}
+        return machine, seq, prev, head_ts
 
     def _unchain(self, conn: Connection, machine: str, row: tuple[Any, ...], prev: str,
                  now: float, result: BatchResult) -> None:
