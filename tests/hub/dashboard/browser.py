@@ -70,12 +70,20 @@ class Browser:
             raise AssertionError(f"nothing on {self.driver.current_url} matches {css}")
 
     def sign_in(self, username: str, password: str) -> None:
-        self.driver.delete_all_cookies()
+        # Leave the last page first: its live parts, still polling once the session cookie is
+        # gone, would fetch /entrar in the background and replace the form's CSRF cookie.
+        self.driver.get("about:blank")
+        self.driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
         self.go("/entrar")
         self.driver.find_element(By.ID, "username").send_keys(username)
         self.driver.find_element(By.ID, "password").send_keys(password)
         self.driver.find_element(By.ID, "signin").click()
-        wait_for(lambda: "/entrar" not in self.driver.current_url, 20, "the sign-in")
+        try:
+            wait_for(lambda: "/entrar" not in self.driver.current_url, 20, "the sign-in")
+        except AssertionError as exc:
+            said = self.texts("#signin-error")
+            raise AssertionError(f"{exc}; the page says: {said[0] if said else 'nothing'}"
+                                 ) from None
 
     def mark(self) -> None:
         """Tag the loaded document: a reload would lose the tag."""
