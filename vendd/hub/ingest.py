@@ -108,6 +108,7 @@ class Ingest:
         self.counters = Counters()
         self.connected = threading.Event()
         self._pending: list[paho.MQTTMessage] = []  # received, not yet stored nor acked
+        self._session_open = False  # the broker accepted the last connection
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._online: dict[str, str] = {}
@@ -184,6 +185,7 @@ class Ingest:
             return
         log.info("hub connected (session present: %s)", getattr(flags, "session_present", None))
         client.subscribe([(self.event_filter, 1), *((f, 1) for f in self.follow_filters())])
+        self._session_open = True
         self.connected.set()
         self._catch_up.set()
 
@@ -202,24 +204,29 @@ class Ingest:
         backoff = RECONNECT_MIN_S
         try:
             while not self._stopping.is_set():
-                if not self._connect():
-                    if self._stopping.wait(backoff):
-                        return
-                    backoff = min(backoff * 2, RECONNECT_MAX_S)
+                self._session_open = False  # set by _on_connect once the broker accepts
+                if self._connect():
+                    self._serve_once()
+                if self._session_open:
+                    backoff = RECONNECT_MIN_S  # it worked: the next attempt comes at once
                     continue
-                backoff = RECONNECT_MIN_S
-                try:
-                    self._serve()
-                except Exception as exc:  # the thread boundary: ingest must not end silently
-                    log.exception("hub ingest failed; starting again")
-                    self.counters.last_error = f"{type(exc).__name__}: {exc}"
-                    self._pending.clear()  # unacked: the broker sends them again
-                    self.connected.clear()
-                    self.client.disconnect()
-                    if self._stopping.wait(RETRY_S):
-                        return
+                # Unreachable, or refused (credentials, ACL): wait longer each time.
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, RECONNECT_MAX_S)
         finally:
             self.client.disconnect()
+
+    def _serve_once(self) -> None:
+        try:
+            self._serve()
+        except Exception as exc:  # the thread boundary: ingest must not end silently
+            log.exception("hub ingest failed; starting again")
+            self.counters.last_error = f"{type(exc).__name__}: {exc}"
+            self._pending.clear()  # unacked: the broker sends them again
+            self.connected.clear()
+            self.client.disconnect()
+            self._stopping.wait(RETRY_S)
 
     def _connect(self) -> bool:
         """(Re)open the session; False when the broker cannot be reached yet."""
