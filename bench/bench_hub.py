@@ -220,9 +220,8 @@ def _ingest_round(folder: Path, port: int, pg: Any, round_: int) -> dict[str, fl
         for name, store in stores.items():  # the hub's own subscriptions, as it makes them
             ingest = Ingest(hub_config(port, ids[name], "sqlite://", folder), store)
             ingest.start()
-            while not ingest.connected.is_set():
-                time.sleep(0.01)
-            time.sleep(0.2)  # SUBACK
+            while not ingest.connected.is_set():  # set once the broker acknowledged the
+                time.sleep(0.01)                  # subscriptions
             ingest.stop()
         _subscribe_session(port, ids["bare"])
         _publish(port, _payloads())

@@ -106,7 +106,7 @@ class Ingest:
         self.batch = batch
         self.linger_s = linger_s
         self.counters = Counters()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # subscribed: the broker took the subscriptions
         self._pending: list[paho.MQTTMessage] = []  # received, not yet stored nor acked
         self._session_open = False  # the broker accepted the last connection
         self._stopping = threading.Event()
@@ -124,6 +124,7 @@ class Ingest:
             raise TelemetryError(f"hub mqtt: {exc}") from exc
         self.client.manual_ack_set(True)
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.gaps = GapKeeper(config.gaps, store, self.request_replay)
@@ -186,8 +187,18 @@ class Ingest:
         log.info("hub connected (session present: %s)", getattr(flags, "session_present", None))
         client.subscribe([(self.event_filter, 1), *((f, 1) for f in self.follow_filters())])
         self._session_open = True
-        self.connected.set()
         self._catch_up.set()
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int,
+                      codes: list[ReasonCode], props: Properties | None) -> None:
+        # Connected means subscribed: a row published before the broker took the SUBSCRIBE
+        # would not reach a new session.
+        refused = [str(c) for c in codes if c.is_failure]
+        if refused:
+            log.error("the broker refused the hub's subscriptions: %s", ", ".join(refused))
+            self.counters.last_error = f"subscriptions refused: {', '.join(refused)}"
+            return
+        self.connected.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, rc: ReasonCode,
                        props: Properties | None) -> None:
