@@ -64,14 +64,8 @@ class SimMachine:
         assert line.startswith("ready"), f"{self.id} did not start: {line!r}"
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
     def rows(self) -> list[tuple[int, str, str, str, str]]:
@@ -148,14 +142,8 @@ class HubProc:
         self.proc = None
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is not None:
+            terminate(self.proc)
         self.proc = None
 
 
@@ -197,3 +185,13 @@ def assert_replica_is_the_ledger(store: Any, machine: SimMachine) -> None:
     m = store.machine(machine.id)
     assert m.head_seq == len(mine) == store.row_count(machine.id)
     assert m.head_hash == mine[-1][4]
+
+
+def terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, and SIGKILL if it has not gone after 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
