@@ -5,6 +5,8 @@ row of every machine is in the store once, verified, and the hub's reports are t
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,62 @@ def test_hub_reports_equal_each_machines_report(
         png = tmp_path / "makers.png"
         drawn = vendd("hub", "report", "--config", str(config), "--chart", str(png))
         assert drawn.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    finally:
+        hub.stop()
+        store.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (the hub's writer)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended while being read
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_writer_loses_nothing_and_a_killed_hub_leaves_no_writer(
+        tmp_path: Path, broker: Broker, machines: list[SimMachine], store_url: str) -> None:
+    """The hub stores in a child process: killed mid-stream, the rows it held come again and
+    the hub starts another; a hub killed -9 takes its writer with it."""
+    config = hub_toml(tmp_path / "hub", broker.port, store_url)
+    hub = HubProc(config)
+    hub.start()
+    assert hub.proc is not None
+    store = Store(store_url)
+    try:
+        for i, m in enumerate(machines[:2]):
+            m.start(seed=300 + i)
+        (writer,) = wait_for(lambda: _children(hub.proc.pid), 30, "the hub's writer")
+        held = store.row_count()
+        wait_for(lambda: store.row_count() > held + 20, 60, "rows to flow in")
+        os.kill(writer, signal.SIGKILL)
+        (second,) = wait_for(lambda: [p for p in _children(hub.proc.pid) if p != writer], 60,
+                             "the hub to start another writer")
+        held = store.row_count()
+        wait_for(lambda: store.row_count() > held + 20, 60, "rows after the new writer")
+        hub.kill9()
+        wait_for(lambda: not _alive(second), 30, "the writer to end with its hub")
+        hub.start()
+        for m in machines[:2]:
+            m.stop()
+        wait_replicated(store, machines[:2])
+        for m in machines[:2]:
+            assert_replica_is_the_ledger(store, m)
+        said = hub.log.read_text(encoding="utf-8")
+        assert "hub cannot write: the hub's writer process ended (exit -9)" in said
+        assert "Traceback" not in said
     finally:
         hub.stop()
         store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vendd.errors import VenddError
-from vendd.hub.config import DEFAULT_PATH, HubConfig, load_hub_config
+from vendd.hub.config import DEFAULT_PATH, LOG_FORMAT, HubConfig, load_hub_config
 
 EXTRA = "the hub needs its extra libraries: pip install 'vendd[hub]'"
 
@@ -97,8 +97,7 @@ def _ingest(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, stream=sys.stderr, format=LOG_FORMAT)
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:

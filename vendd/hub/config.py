@@ -19,6 +19,7 @@ from vendd.hub.alerts_config import AlertsConfig
 from vendd.money import CURRENCY_SYMBOLS
 
 DEFAULT_PATH = "/etc/vendd/hub.toml"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the CLI and the writer
 
 
 class HubMqttConfig(Model):

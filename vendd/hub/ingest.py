@@ -8,11 +8,11 @@
 - Acknowledges a message only after the batch holding it is committed (paho's manual acks):
   a hub killed at any moment loses nothing, the broker delivers the unacknowledged rows again
   and the store takes each `(machine, seq)` once.
-- One thread does it all: it runs paho's network loop itself and, between two reads, parses,
-  stores a batch, moves the verified heads (store.add_rows), acknowledges, and asks machines
-  for missing rows (gaps.py). A second thread for the network would fight this one for the
-  interpreter lock on every packet and every acknowledgement, and the hub would take in half
-  as many rows a second."""
+- One thread runs paho's network loop itself and, between two reads, parses a batch, hands it
+  to the writer (writer.py: a child process that stores it and moves the verified heads),
+  acknowledges the batch the writer committed, and asks machines for missing rows (gaps.py).
+  The writer stores on the other core while this thread reads on; a second thread here would
+  fight this one for the interpreter lock on every packet instead."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -34,6 +34,7 @@ from vendd.errors import TelemetryError
 from vendd.hub.config import HubConfig
 from vendd.hub.gaps import GapKeeper
 from vendd.hub.store import RowIn, Store, StoreError
+from vendd.hub.writer import RESULT_S, Done, Job, writer_for
 from vendd.ledger.journal import canonical
 from vendd.telemetry.client import (
     RECONNECT_MAX_S,
@@ -46,9 +47,17 @@ log = logging.getLogger(__name__)
 
 BATCH = 5000  # messages per transaction at most
 LINGER_S = 0.02  # how long a batch waits for more messages once one came
+WRITER_POLL_S = 0.002  # while the writer stores, how often its answer is looked for
 RETRY_S = 2.0  # a failed write is tried again after this (nothing is acked meanwhile)
 REPORT_S = 5.0  # how often the counters are logged while they change
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Received(NamedTuple):
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
 
 
 @dataclass
@@ -107,7 +116,10 @@ class Ingest:
         self.linger_s = linger_s
         self.counters = Counters()
         self.connected = threading.Event()  # subscribed: the broker took the subscriptions
-        self._pending: list[paho.MQTTMessage] = []  # received, not yet stored nor acked
+        self._pending: list[Received] = []  # not yet handed to the writer
+        self._inflight: list[Received] = []  # with the writer, not yet acked
+        self._inflight_job = Job()
+        self._writer = writer_for(store)
         self._session_open = False  # the broker accepted the last connection
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -152,6 +164,7 @@ class Ingest:
                                       properties=props)
         except ValueError as exc:
             raise TelemetryError(f"hub mqtt: cannot connect to {mq.host}: {exc}") from exc
+        self._writer.open()
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         log.info("ingest %s: following %s on %s:%d", self.client_id, self.event_filter,
@@ -163,6 +176,7 @@ class Ingest:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(30)
+        self._writer.close()
         self._report(force=True)
 
     def _report(self, force: bool = False) -> None:
@@ -207,7 +221,10 @@ class Ingest:
         self.connected.clear()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-        self._pending.append(msg)
+        # Only what is needed later: thousands of paho's messages (each with its properties'
+        # dicts) held until their batch is stored would make every garbage collection pass
+        # walk them, and the collector would cost the ingest a third of its rate.
+        self._pending.append(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     # --- the ingest thread ---------------------------------------------------------------
 
@@ -234,7 +251,6 @@ class Ingest:
         except Exception as exc:  # the thread boundary: ingest must not end silently
             log.exception("hub ingest failed; starting again")
             self.counters.last_error = f"{type(exc).__name__}: {exc}"
-            self._pending.clear()  # unacked: the broker sends them again
             self.connected.clear()
             self.client.disconnect()
             self._stopping.wait(RETRY_S)
@@ -250,87 +266,126 @@ class Ingest:
             return False
 
     def _serve(self) -> None:
-        """Read, and store what was read once a batch is full or has waited `linger_s`; returns
-        when the connection is lost (the messages not stored are not acked: they come again)
-        or, having stored what came, when stop() was called. Raises on a bug."""
+        """Read; hand the writer the pending batch whenever it is free and the batch is full or
+        has waited `linger_s`, and acknowledge a batch once the writer committed it. Returns
+        when the connection is lost (what was not acknowledged comes again) or, having stored
+        what came, when stop() was called. Raises on a bug."""
         first_at: float | None = None
-        while True:
-            stopping = self._stopping.is_set()
-            # While a batch fills, read without waiting; idle, wait for the next packet.
-            rc = self.client.loop(timeout=min(self.linger_s, 0.5) if self._pending else 0.5)
-            if self._pending and first_at is None:
-                first_at = time.monotonic()
-            due = (stopping or len(self._pending) >= self.batch
-                   or (first_at is not None and time.monotonic() - first_at >= self.linger_s))
-            stored = bool(self._pending) and due
-            if stored and not self._store_pending():
-                return
-            if not self._pending:
-                first_at = None
-            if rc != paho.MQTT_ERR_SUCCESS:  # on_disconnect said so; unacked rows come again
-                self._pending.clear()
-                return
-            if stopping:
-                return
-            if stored or not self._pending:
-                self._housekeeping()
-
-    def _store_pending(self) -> bool:
-        """Store and ack the pending batch; False after a failed write (nothing acked)."""
-        batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
         try:
-            self._write(batch)
+            while True:
+                stopping = self._stopping.is_set()
+                if self._writer.busy:
+                    timeout = WRITER_POLL_S
+                else:
+                    timeout = min(self.linger_s, 0.5) if self._pending else 0.5
+                rc = self.client.loop(timeout=timeout)
+                if not self._collect(0):
+                    return
+                if self._pending and first_at is None:
+                    first_at = time.monotonic()
+                if (first_at is not None and not self._writer.busy
+                        and (stopping or len(self._pending) >= self.batch
+                             or time.monotonic() - first_at >= self.linger_s)):
+                    if not self._submit():
+                        return
+                    first_at = time.monotonic() if self._pending else None
+                if rc != paho.MQTT_ERR_SUCCESS:  # on_disconnect said so
+                    return
+                if stopping:  # what was handed over is stored and acked; the rest comes again
+                    if self._collect(RESULT_S) and self._pending and self._submit():
+                        self._collect(RESULT_S)
+                    return
+                if not self._writer.busy:
+                    self._housekeeping()
+        finally:
+            self._abandon()
+
+    def _submit(self) -> bool:
+        """Hand the writer the next batch; False when it cannot take it (nothing acked)."""
+        batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
+        job = self._job(batch)
+        try:
+            self._writer.submit(job)
         except StoreError as exc:
-            # Nothing is acked: the broker sends the same messages again on the next session.
-            log.error("hub cannot write: %s (retrying)", exc)
-            self.counters.last_error = str(exc)
-            self._pending.clear()
-            self.connected.clear()
-            self.client.disconnect()
-            self._stopping.wait(RETRY_S)
+            self._write_failed(exc)
             return False
-        for msg in batch:
-            if msg.qos:
-                self.client.ack(msg.mid, msg.qos)
+        self._inflight, self._inflight_job = batch, job
         return True
 
-    def _write(self, messages: list[paho.MQTTMessage]) -> None:
-        rows: list[RowIn] = []
-        statuses: dict[str, str] = {}
-        states: dict[str, str] = {}
-        heads: dict[str, tuple[int, int | None]] = {}
+    def _collect(self, timeout: float) -> bool:
+        """Acknowledge the batch the writer stored, if it did; False after a failed write."""
+        try:
+            done = self._writer.result(timeout)
+        except StoreError as exc:
+            self._write_failed(exc)
+            return False
+        if done is not None:
+            batch = self._inflight
+            self._settle(done)
+            for msg in batch:
+                if msg.qos:
+                    self.client.ack(msg.mid, msg.qos)
+        return True
+
+    def _settle(self, done: Done) -> None:
+        c, job = self.counters, self._inflight_job
+        c.rows += done.result.inserted
+        c.duplicates += done.result.duplicates
+        c.alarms += len(done.result.alarms) + done.head_alarms
+        self._inflight, self._inflight_job = [], Job()
+        for machine, status in job.statuses.items():
+            if status == "online" and self._online.get(machine) != "online":
+                self._ask_catch_up(machine)
+            self._online[machine] = status
+
+    def _abandon(self) -> None:
+        """The session ended: a batch still in the writer is stored but not acknowledged (its
+        message ids belonged to that session), and nothing pending is."""
+        self._pending.clear()
+        if not self._writer.busy:
+            return
+        try:
+            done = self._writer.result(RESULT_S)
+        except StoreError as exc:
+            log.error("hub cannot write: %s", exc)
+            done = None
+        if done is not None:
+            self._settle(done)
+        else:
+            self._writer.close()  # hung or failed: a fresh child takes the next batch
+        self._inflight, self._inflight_job = [], Job()
+
+    def _write_failed(self, exc: StoreError) -> None:
+        # Nothing is acked: the broker sends the same messages again on the next session.
+        log.error("hub cannot write: %s (retrying)", exc)
+        self.counters.last_error = str(exc)
+        self._pending.clear()
+        self._inflight, self._inflight_job = [], Job()
+        self.connected.clear()
+        self.client.disconnect()
+        self._stopping.wait(RETRY_S)
+
+    def _job(self, messages: list[Received]) -> Job:
+        """What the messages ask of the store (rows parsed here, in the reading process)."""
+        job = Job()
         plen = len(self.prefix) + 1
         for msg in messages:
             topic = msg.topic
             machine, _, rel = topic[plen:].partition("/")
             try:
                 if rel.startswith("event/"):
-                    rows.append(parse_row(machine, bytes(msg.payload)))
+                    job.rows.append(parse_row(machine, msg.payload))
                 elif rel == "status":
-                    statuses[machine] = msg.payload.decode("utf-8", "replace")[:16]
+                    job.statuses[machine] = msg.payload.decode("utf-8", "replace")[:16]
                 elif rel == "state":
-                    states[machine] = msg.payload.decode("utf-8")
+                    job.states[machine] = msg.payload.decode("utf-8")
                 elif rel == "response/replay":
-                    self._replay_answer(machine, bytes(msg.payload), heads)
+                    self._replay_answer(machine, msg.payload, job.heads)
             except (ValueError, UnicodeDecodeError) as exc:
                 self.counters.malformed += 1
                 log.warning("unreadable message on %s: %s", topic, exc)
         self.counters.messages += len(messages)
-        if rows:
-            result = self.store.add_rows(rows)
-            self.counters.rows += result.inserted
-            self.counters.duplicates += result.duplicates
-            self.counters.alarms += len(result.alarms)
-        for machine, status in statuses.items():
-            self.store.set_status(machine, status)
-            if status == "online" and self._online.get(machine) != "online":
-                self._ask_catch_up(machine)
-            self._online[machine] = status
-        for machine, state in states.items():
-            self.store.set_state(machine, state)
-        for machine, (head, ours) in heads.items():
-            if self.store.machine_reports_head(machine, head, ours):
-                self.counters.alarms += 1
+        return job
 
     def _replay_answer(self, machine: str, payload: bytes,
                        heads: dict[str, tuple[int, int | None]]) -> None:

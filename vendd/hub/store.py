@@ -61,6 +61,7 @@ class Store(StoreReads):
     def __init__(self, url: str, *, password_file: Path | None = None,
                  migrate: bool = True) -> None:
         self.url = url
+        self.password_file = password_file
         self.engine = make_engine(url, password_file)
         self.dialect = self.engine.dialect.name
         mark = "%s" if self.engine.dialect.paramstyle in ("format", "pyformat") else "?"
