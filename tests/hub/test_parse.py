@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from vendd.hub.ingest import parse_row
+from vendd.hub.feedrow import parse_row
 from vendd.ledger.journal import canonical, chain_hash
 from vendd.telemetry.relay import raw_payload
 

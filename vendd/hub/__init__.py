@@ -6,6 +6,7 @@
     engine.py    opening the database; records.py: what the store takes and gives back
     chain.py     walking a machine's rows along the journal's own hash chain
     ingest.py    the MQTT side: events, status and state in; replay requests out
+    feedrow.py   a journal row read back from the feed's payload
     writer.py    the ingest's writes, in a child process beside the network loop
     gaps.py      which rows are missing and when to ask the machine for them again
     replica.py   a machine's verified rows as a ledger file, for the ledger's own reports

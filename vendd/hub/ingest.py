@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -32,10 +31,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from vendd.errors import TelemetryError
 from vendd.hub.config import HubConfig
+from vendd.hub.feedrow import parse_row
 from vendd.hub.gaps import GapKeeper
-from vendd.hub.store import RowIn, Store, StoreError
+from vendd.hub.store import Store, StoreError
 from vendd.hub.writer import RESULT_S, Done, Job, writer_for
-from vendd.ledger.journal import canonical
 from vendd.telemetry.client import (
     RECONNECT_MAX_S,
     RECONNECT_MIN_S,
@@ -50,7 +49,6 @@ LINGER_S = 0.02  # how long a batch waits for more messages once one came
 WRITER_POLL_S = 0.002  # while the writer stores, how often its answer is looked for
 RETRY_S = 2.0  # a failed write is tried again after this (nothing is acked meanwhile)
 REPORT_S = 5.0  # how often the counters are logged while they change
-_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Received(NamedTuple):
@@ -70,34 +68,6 @@ class Counters:
     replays_asked: int = 0
     last_error: str = ""
     extra: dict[str, int] = field(default_factory=dict)
-
-
-# The relay's own layout (telemetry.relay.raw_payload): read without decoding the fields,
-# whose text is what the hash covers and what the store keeps.
-_LAYOUT = re.compile(
-    rb'^\{"seq":([1-9][0-9]{0,17}),"ts":"([0-9T:.+-]{10,40})","kind":"([a-z_]{1,40})",'
-    rb'"machine":"[^"\\]*","fields":(\{.*\}),"hash":"([0-9a-f]{64})"\}$', re.S)
-
-
-def parse_row(machine: str, payload: bytes) -> RowIn:
-    """A feed row; ValueError when it is not one (the relay's payload, see telemetry.relay)."""
-    fast = _LAYOUT.match(payload)
-    if fast is not None:
-        seq, ts, kind, fields, hash_ = fast.groups()
-        return RowIn(machine, int(seq), ts.decode(), kind.decode(), fields.decode("utf-8"),
-                     hash_.decode())
-    body = json.loads(payload)
-    if not isinstance(body, dict):
-        raise ValueError("not a JSON object")
-    seq, ts, kind, fields, hash_ = (body.get(k) for k in ("seq", "ts", "kind", "fields", "hash"))
-    if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1):
-        raise ValueError(f"bad seq {seq!r}")
-    if not (isinstance(ts, str) and isinstance(kind, str) and isinstance(fields, dict)):
-        raise ValueError("ts, kind and fields are missing or of the wrong type")
-    if not (isinstance(hash_, str) and _HASH.match(hash_)):
-        raise ValueError("bad hash")
-    # Laid out otherwise: the fields in the canonical text the machine hashed.
-    return RowIn(machine, seq, ts, kind, canonical(fields), hash_)
 
 
 class Ingest:
@@ -221,9 +191,8 @@ class Ingest:
         self.connected.clear()
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
-        # Only what is needed later: thousands of paho's messages (each with its properties'
-        # dicts) held until their batch is stored would make every garbage collection pass
-        # walk them, and the collector would cost the ingest a third of its rate.
+        # Only what is needed later: thousands of paho's messages (and their properties' dicts)
+        # held until stored would be walked by every garbage collection, a third of the rate.
         self._pending.append(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     # --- the ingest thread ---------------------------------------------------------------
