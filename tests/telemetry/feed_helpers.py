@@ -9,7 +9,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import uuid
@@ -23,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from support import wait_for
 
+from simulator.broker import free_ports
 from vendd.config import Config
 from vendd.ledger import read_rows
 from vendd.ledger.db import connect
@@ -60,12 +60,6 @@ def mosquitto_bin() -> str:
     if found is None:
         raise RuntimeError("mosquitto not found on PATH nor at /usr/sbin/mosquitto")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # The tests here and daemon_proc.py (a child process with tests/ on PYTHONPATH) import it
@@ -127,7 +121,7 @@ class Broker:
         if acl is not None:
             self.acl = folder / "acl"
             self.acl.write_text(acl)
-        self.port, self.tls_port, self.mtls_port, self.pw_port = (free_port() for _ in range(4))
+        self.port, self.tls_port, self.mtls_port, self.pw_port = free_ports(4)
         self.log = folder / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._write_config()
@@ -164,20 +158,19 @@ class Broker:
 
     def start(self) -> None:
         assert self.proc is None
+        since = self.log.stat().st_size if self.log.exists() else 0  # this start's lines
         self.proc = subprocess.Popen([mosquitto_bin(), "-c", str(self.conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
         def listening() -> bool:
+            # Mosquitto says "running" once every listener is open; a port that answers
+            # before that may belong to a listener of a broker about to exit on the next.
             assert self.proc is not None
+            log = self.log.read_bytes()[since:] if self.log.exists() else b""
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                log = self.log.read_text() if self.log.exists() else ""
-                raise RuntimeError(f"mosquitto exited: {err}\n{log}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.pw_port), timeout=0.2):
-                    return True
-            except OSError:
-                return False
+                raise RuntimeError(f"mosquitto exited: {err}\n{log.decode()}")
+            return b" running" in log
 
         wait_for(listening, 10, "mosquitto to listen")
 

@@ -12,7 +12,9 @@ import sys
 import tomllib
 from pathlib import Path
 
-from feed_helpers import MACHINE, PREFIX, Broker, Feed, free_port, journal, mqtt_config, wait_until
+from feed_helpers import MACHINE, PREFIX, Broker, Feed, journal, mqtt_config, wait_until
+
+from simulator.broker import free_port
 
 
 def vendd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

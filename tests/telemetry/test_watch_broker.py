@@ -7,8 +7,9 @@ import io
 import threading
 from pathlib import Path
 
-from feed_helpers import PREFIX, Broker, feed_config, free_port, mqtt_section, sell, wait_until
+from feed_helpers import PREFIX, Broker, feed_config, mqtt_section, sell, wait_until
 
+from simulator.broker import free_port
 from vendd.cli import main
 from vendd.cli.watch import watch_broker
 

@@ -22,9 +22,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from alert_helpers import PREFIX, Clock, slot
-from feed_helpers import Broker, free_port, make_certs
+from feed_helpers import Broker, make_certs
 from support import wait_for
 
+from simulator.broker import free_port
 from vendd.hub.alerts.delivery import AlertsTopic, DeliveryThread, Outbox
 from vendd.hub.alerts.engine import Engine
 from vendd.hub.alerts.routing import links_of
