@@ -84,3 +84,23 @@ def test_a_store_in_memory_is_written_in_the_ingest_thread() -> None:
         assert store.machine("m").head_seq == 3
     finally:
         store.close()
+
+
+def test_a_batch_the_store_refuses_is_an_error_and_the_child_takes_the_next(
+        postgres_url: str) -> None:
+    store = Store(postgres_url)
+    writer = ProcessWriter(store)
+    try:
+        too_long = chain("m" * 100, 1)  # PostgreSQL refuses a machine id over 64 characters
+        writer.submit(Job(rows=too_long))
+        with pytest.raises(StoreError) as caught:
+            _wait(writer)
+        assert str(caught.value).startswith("cannot store 1 rows:")
+        assert not writer.busy
+        pid = writer._proc.pid if writer._proc is not None else None
+        assert _wait(_submitted(writer, Job(rows=chain("m", 2)))).result.inserted == 2
+        assert writer._proc is not None and writer._proc.pid == pid  # the same child
+        assert store.machine("m").head_seq == 2 and store.machine("m" * 100) is None
+    finally:
+        writer.close()
+        store.close()
