@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlite_utils
 
 from vendd.errors import VenddError
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.ledger import iter_rows
 
 
@@ -56,6 +57,7 @@ def hub_lines(source: str, machine: str) -> Iterator[str]:
         raise VenddError(f"--against {path}: cannot read: {exc.strerror or exc}") from exc
 
 
+@one_snapshot
 def compare(db: sqlite_utils.Database, lines: Iterator[str], source: str) -> Comparison:
     result = Comparison()
     local = iter_rows(db)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import row_from_db
 from vendd.ledger.kinds import money_effect
 from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
@@ -44,6 +45,7 @@ def local_time(ts: str, tz: ZoneInfo) -> str:
     return datetime.fromisoformat(ts).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+@one_snapshot
 def cash_report(db: sqlite_utils.Database, tz: ZoneInfo | str) -> CashReport:
     tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     report = CashReport()

@@ -1,13 +1,21 @@
-"""Opening the SQLite file with the pragmas a money ledger needs."""
+"""Opening the SQLite file with the pragmas a money ledger needs, and reading it in one
+snapshot."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
 from vendd.errors import LedgerError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -33,3 +41,31 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Databas
     except (sqlite3.Error, OSError) as exc:
         raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
     return db
+
+
+@contextmanager
+def snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+    """Every read inside sees the file as of one commit, even while the daemon writes: a
+    report's figures and the chain head it names, or verify's journal and the tables it
+    compares with it, come from the same moment. Inside a transaction already, that one's."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")  # deferred: the first read fixes the snapshot, no lock is taken
+    try:
+        yield
+    finally:
+        if conn.in_transaction:  # an error may have ended it already
+            conn.execute("COMMIT")
+
+
+def one_snapshot(read: Callable[Concatenate[sqlite_utils.Database, P], R]
+                 ) -> Callable[Concatenate[sqlite_utils.Database, P], R]:
+    """A reading function whose first argument is the database runs in one snapshot."""
+    @functools.wraps(read)
+    def reading(db: sqlite_utils.Database, *args: P.args, **kwargs: P.kwargs) -> R:
+        with snapshot(db):
+            return read(db, *args, **kwargs)
+
+    return reading

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import row_from_db
 from vendd.ledger.reports import JournalStamp, journal_stamp
 
@@ -144,6 +145,7 @@ class DexFile:
     counts: DexCounts
 
 
+@one_snapshot
 def write_dex(db: sqlite_utils.Database, machine: DexMachine, tz: ZoneInfo | str,
               now: datetime, transmission: int = 1) -> DexFile:
     """The DEX file of the whole journal as it stands (`now` only fills ID5)."""

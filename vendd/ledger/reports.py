@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from vendd.ledger.db import one_snapshot
 from vendd.money import Money
 
 GroupBy = Literal["maker", "product", "day", "slot"]
@@ -75,6 +76,7 @@ def journal_stamp(db: sqlite_utils.Database, first: int | None = None,
     return JournalStamp(lo, hi, head_seq, head)
 
 
+@one_snapshot
 def sales_report(db: sqlite_utils.Database, by: GroupBy = "maker", start: date | None = None,
                  end: date | None = None) -> SalesReport:
     """Items and gross per key, and the gross paid in cash and by card, from ONE pass over

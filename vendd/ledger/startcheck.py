@@ -21,10 +21,12 @@ from vendd.errors import LedgerIntegrityError
 from vendd.ledger import checkpoint
 from vendd.ledger.checkpoint import Checkpoint, SalesDigest
 from vendd.ledger.compare import first_difference
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import GENESIS
 from vendd.ledger.verify import Replay, Report, replay_journal
 
 
+@one_snapshot
 def check_at_start(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> SalesDigest:
     """Raise LedgerIntegrityError unless the stored tables match the journal. Returns the
     digest of the stored sales (the next checkpoint continues it)."""

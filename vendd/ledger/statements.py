@@ -28,6 +28,7 @@ import sqlite_utils
 
 from vendd.config import SharesConfig
 from vendd.errors import VenddError
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import row_from_db
 from vendd.ledger.kinds import money_effect, money_kinds
 from vendd.ledger.reports import (
@@ -178,6 +179,7 @@ class Statement:
         return self.paid.get(row[0], 0) if self.by_maker else 0
 
 
+@one_snapshot
 def statement(db: sqlite_utils.Database, period: Period, shares: SharesConfig,
               tz: ZoneInfo | str, by: GroupBy = "maker") -> Statement:
     tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from vendd.ledger.cash import local_time
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import row_from_db
 from vendd.ledger.reports import Format, JournalStamp, journal_stamp, table, to_csv
 from vendd.ledger.statements import local_today
@@ -73,6 +74,7 @@ class StockReport:
     selling_days: int = 0  # days in the window with at least one sale: the rate's divisor
 
 
+@one_snapshot
 def stock_report(db: sqlite_utils.Database, tz: ZoneInfo | str, today: date | None = None,
                  window_days: int = 14, restocks: int = 20) -> StockReport:
     tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)

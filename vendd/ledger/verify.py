@@ -18,6 +18,7 @@ import sqlite_utils
 from vendd.errors import LedgerError
 from vendd.ledger import checkpoint, kinds, projection
 from vendd.ledger.compare import first_difference
+from vendd.ledger.db import one_snapshot
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash
 from vendd.ledger.kinds import MoneyEffect
 from vendd.ledger.schema import create_projection
@@ -221,6 +222,7 @@ def replay_journal(db: sqlite_utils.Database, replay: Replay, after: int = 0) ->
     return replay
 
 
+@one_snapshot
 def verify(db: sqlite_utils.Database, tz: ZoneInfo | str = "UTC") -> Report:
     tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     report = Report()

@@ -18,6 +18,7 @@ from vendd.events import (
     SetSlotEnabled,
     SetStock,
 )
+from vendd.ledger.db import one_snapshot
 from vendd.telemetry.gate import REQUEST_ID, safe_text
 
 ACTOR = "coordinator"
@@ -126,6 +127,7 @@ def validation_message(exc: ValidationError) -> str:
     return "invalid request: " + "; ".join(parts)
 
 
+@one_snapshot
 def sales_report(db: sqlite_utils.Database, start: date, end: date,
                  maker: str | None = None) -> dict[str, Any]:
     """Sales of the local days start..end (inclusive), by maker, slot, day and payment."""

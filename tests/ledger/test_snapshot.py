@@ -1,0 +1,152 @@
+"""Reading a ledger the daemon is writing: `verify`, the start-up check and every report read
+the file as of one commit, so they never report a difference that is only a sale committed
+between two of their reads, and the chain head a report names covers exactly its figures."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from vendd.commands import Fact
+from vendd.ledger import Ledger
+from vendd.ledger.cash import cash_report
+from vendd.ledger.ledger import open_readonly
+from vendd.ledger.reports import sales_report
+from vendd.ledger.startcheck import check_at_start
+from vendd.ledger.stock import stock_report
+from vendd.ledger.verify import verify
+from vendd.telemetry.actions import sales_report as request_report
+
+TZ = "America/Guayaquil"
+LOADED = 100_000
+READS = 15
+
+
+def _cycle(ledger: Ledger, vend: int) -> None:
+    """A coin, then a vend of A1 whose sale is journaled at the drop."""
+    ledger.append([Fact("credit", {"device": "coin", "amount": 350, "label": "$3.50"})])
+    ledger.append([Fact("vend_intent", {"vend": vend, "slot": "A1", "price": 350,
+                                        "payment": "cash", "product": "Monedero",
+                                        "maker": "rosa"})])
+    ledger.append([Fact("sale", {"vend": vend, "slot": "A1", "product": "Monedero",
+                                 "maker": "rosa", "price": 350, "payment": "cash"})])
+
+
+@pytest.fixture
+def busy_ledger(tmp_path: Path) -> Iterator[Path]:
+    """A ledger with a writer selling from it until the test ends."""
+    path = tmp_path / "vendd.db"
+    ledger = Ledger(path, TZ)
+    ledger.append([
+        Fact("maker_added", {"maker": "rosa", "name": "Rosa"}),
+        Fact("slot_configured", {"slot": "A1", "product": "Monedero", "maker": "rosa",
+                                 "price": 350, "capacity": LOADED, "by": "config"}),
+        Fact("stock_set", {"slot": "A1", "before": 0, "after": LOADED, "reason": "restock",
+                           "by": "rosa"}),
+    ])
+    _cycle(ledger, 1)
+    stop = threading.Event()
+    cycles = [1]
+
+    def sell() -> None:
+        while not stop.is_set():
+            cycles[0] += 1
+            _cycle(ledger, cycles[0])
+
+    writer = threading.Thread(target=sell, name="writer")
+    writer.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        writer.join()
+        ledger.close()
+    assert cycles[0] > 1, "the writer never ran beside the readers"
+
+
+def _through(path: Path, head_seq: int, kind: str) -> int:
+    """How many rows of `kind` the journal holds up to `head_seq` (read afterwards)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        (n,) = conn.execute("SELECT COUNT(*) FROM journal WHERE kind = ? AND seq <= ?",
+                            (kind, head_seq)).fetchone()
+    finally:
+        conn.close()
+    return n
+
+
+def _read_while_selling(read: Callable[[], None]) -> None:
+    for _ in range(READS):
+        read()
+
+
+def test_verify_of_a_ledger_being_written_finds_nothing_wrong(busy_ledger: Path) -> None:
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            report = verify(db, TZ)
+        finally:
+            db.close()
+        assert report.ok, report.problems
+
+    _read_while_selling(read)
+
+
+def test_the_start_check_of_a_ledger_being_written_passes(busy_ledger: Path) -> None:
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            check_at_start(db, TZ)  # raises LedgerIntegrityError on any difference
+        finally:
+            db.close()
+
+    _read_while_selling(read)
+
+
+def test_a_sales_report_covers_exactly_the_rows_up_to_the_head_it_names(
+        busy_ledger: Path) -> None:
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            report = sales_report(db, "maker")
+        finally:
+            db.close()
+        assert report.items == _through(busy_ledger, report.head_seq, "sale")
+
+    _read_while_selling(read)
+
+
+def test_the_stock_and_cash_reports_match_the_head_they_name(busy_ledger: Path) -> None:
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            stock = stock_report(db, TZ)
+            cash = cash_report(db, TZ)
+        finally:
+            db.close()
+        (a1,) = [s for s in stock.slots if s.slot == "A1"]
+        assert a1.stock == LOADED - _through(busy_ledger, stock.stamp.head_seq, "sale")
+        assert cash.in_box == 350 * _through(busy_ledger, cash.stamp.head_seq, "credit")
+
+    _read_while_selling(read)
+
+
+def test_a_report_asked_over_mqtt_adds_up_while_the_machine_sells(busy_ledger: Path) -> None:
+    today = datetime.now(UTC).astimezone().date()
+
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            report = request_report(db, date(2000, 1, 1), date(today.year + 1, 1, 1))
+        finally:
+            db.close()
+        assert report["total"] == 350 * report["count"]
+        assert sum(m["count"] for m in report["makers"]) == report["count"]
+        assert sum(d["count"] for d in report["days"]) == report["count"]
+
+    _read_while_selling(read)
