@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vendd.commands import Fact
 from vendd.config import Config, load_config
 from vendd.daemon.app import Daemon
+from vendd.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_CONFIG = ROOT / "config" / "sim.toml"
@@ -84,3 +86,14 @@ def press(daemon: Daemon, slot: str) -> None:
     buttons = daemon.devices.inputs[0]
     assert isinstance(buttons, VirtualButtons)
     buttons.press(slot)
+
+
+def sell_monedero(ledger: Ledger, vend: int, coins: list[int]) -> None:
+    """Journal a cash sale of Rosa's 3.50 monedero from slot A1, paid with `coins` (cents)."""
+    ledger.append([Fact("credit", {"device": "coin", "amount": c, "label": f"{c}c"})
+                   for c in coins])
+    ledger.append([Fact("vend_intent", {"vend": vend, "slot": "A1", "price": 350,
+                                        "payment": "cash", "product": "Monedero",
+                                        "maker": "rosa"})])
+    ledger.append([Fact("sale", {"vend": vend, "slot": "A1", "product": "Monedero",
+                                 "maker": "rosa", "price": 350, "payment": "cash"})])

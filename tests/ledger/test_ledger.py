@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from support import sell_monedero
 
 from vendd.commands import Fact
 from vendd.errors import LedgerError
@@ -31,12 +32,7 @@ def _stocked(path: Path) -> Ledger:
 
 
 def _sell(ledger: Ledger, vend: int) -> None:
-    ledger.append([Fact("credit", {"device": "coin", "amount": 100, "label": "$1"})] * 4)
-    ledger.append([Fact("vend_intent", {"vend": vend, "slot": "A1", "price": 350,
-                                        "payment": "cash", "product": "Monedero",
-                                        "maker": "rosa"})])
-    ledger.append([Fact("sale", {"vend": vend, "slot": "A1", "product": "Monedero",
-                                 "maker": "rosa", "price": 350, "payment": "cash"})])
+    sell_monedero(ledger, vend, [100] * 4)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from support import sell_monedero
 
 from vendd.commands import Fact
 from vendd.ledger import Ledger
@@ -27,16 +28,6 @@ LOADED = 100_000
 READS = 15
 
 
-def _cycle(ledger: Ledger, vend: int) -> None:
-    """A coin, then a vend of A1 whose sale is journaled at the drop."""
-    ledger.append([Fact("credit", {"device": "coin", "amount": 350, "label": "$3.50"})])
-    ledger.append([Fact("vend_intent", {"vend": vend, "slot": "A1", "price": 350,
-                                        "payment": "cash", "product": "Monedero",
-                                        "maker": "rosa"})])
-    ledger.append([Fact("sale", {"vend": vend, "slot": "A1", "product": "Monedero",
-                                 "maker": "rosa", "price": 350, "payment": "cash"})])
-
-
 @pytest.fixture
 def busy_ledger(tmp_path: Path) -> Iterator[Path]:
     """A ledger with a writer selling from it until the test ends."""
@@ -49,14 +40,14 @@ def busy_ledger(tmp_path: Path) -> Iterator[Path]:
         Fact("stock_set", {"slot": "A1", "before": 0, "after": LOADED, "reason": "restock",
                            "by": "rosa"}),
     ])
-    _cycle(ledger, 1)
+    sell_monedero(ledger, 1, [350])
     stop = threading.Event()
     cycles = [1]
 
     def sell() -> None:
         while not stop.is_set():
             cycles[0] += 1
-            _cycle(ledger, cycles[0])
+            sell_monedero(ledger, cycles[0], [350])
 
     writer = threading.Thread(target=sell, name="writer")
     writer.start()
