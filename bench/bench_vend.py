@@ -25,6 +25,7 @@ from gpiozero.pins.mock import MockFactory
 
 from bench.common import bench_line, p99
 from simulator.cabinet import SimCabinet
+from simulator.held_pin import HeldPin
 from vendd.commands import Fact
 from vendd.config import Config, load_config
 from vendd.daemon.app import Daemon
@@ -82,7 +83,7 @@ class Probe:
 
 def run(vends: int, turn_time_s: float) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
-        factory = MockFactory()
+        factory = MockFactory(pin_class=HeldPin)
         config = bench_config(Path(tmp) / "vendd.db")
         daemon = Daemon(config, pin_factory=factory)
         cabinet = SimCabinet(config.dispenser, factory, turn_time_s=turn_time_s)

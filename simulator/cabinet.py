@@ -8,7 +8,8 @@ scope on the driver board, and drives the input pins the dispenser reads:
   that reaches home stays in the detent for `dwell_s` while still powered, so the driver's
   power-off latency does not start another turn;
 - home switches close to ground (home = low), the drop beam reads "blocked" at the level the
-  config says (`drop_sensor_active_low`);
+  config says (`drop_sensor_active_low`); on pins made with `pin_class=HeldPin` those levels
+  hold against the daemon's pull resistors, as on the real lines (held_pin.py);
 - with a matrix and one shared home line, the line shows the home switch of the selected motor
   (row and column both on); with no motor selected it reads home when every cam is at home.
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 
 from gpiozero.pins.mock import MockFactory
 
+from simulator.held_pin import HeldPin
 from vendd.config import GpioDispenserConfig
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,11 @@ class SimCabinet:
         if self._thread is not None:
             self._thread.join(timeout=2)
         self._thread = None
+        c = self.config
+        for pin in (*c.home_pins.values(), c.home_pin, c.drop_sensor_pin):
+            held = self.factory.pin(pin) if pin is not None else None
+            if isinstance(held, HeldPin):
+                held.held = None  # the cabinet is gone: only pull resistors hold the lines
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_s):
@@ -274,6 +281,8 @@ def _drive(factory: MockFactory, pin: int, *, high: bool) -> None:
     p = factory.pin(pin)
     if p.function != "input":
         return
+    if isinstance(p, HeldPin):
+        p.held = high  # a pull resistor switched on later does not move it (held_pin.py)
     if high:
         p.drive_high()
     else:

@@ -13,7 +13,9 @@ import threading
 import time
 from typing import Any
 
-from gpiozero.pins.mock import MockFactory, MockPin, PinState
+from gpiozero.pins.mock import MockFactory, PinState
+
+from simulator.held_pin import HeldPin
 
 
 class SteppedClock:
@@ -48,7 +50,7 @@ class SteppedClock:
                 self._frozen = False
 
 
-class SteppedMockPin(MockPin):
+class SteppedMockPin(HeldPin):
     """A MockPin whose edges carry the factory's stepped time instead of `time.monotonic()`."""
 
     def _now(self) -> float:

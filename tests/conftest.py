@@ -14,6 +14,7 @@ from gpiozero.pins.mock import MockFactory
 from hypothesis import settings
 from support import sim_config
 
+from simulator.held_pin import HeldPin
 from vendd.config import Config
 from vendd.daemon.app import Daemon
 
@@ -64,7 +65,7 @@ def daemon(config: Config) -> Iterator[Daemon]:
 @pytest.fixture
 def factory() -> Iterator[MockFactory]:
     """gpiozero's mock pins, closed afterwards so the next test can claim the same pins."""
-    f = MockFactory()
+    f = MockFactory(pin_class=HeldPin)  # a cabinet's switches hold their lines
     yield f
     f.reset()
     f.close()

@@ -104,6 +104,23 @@ def cabinet(tmp_path: Path, factory: MockFactory) -> Iterator[tuple[Config, SimC
     sim.stop()
 
 
+def test_a_closed_home_switch_reads_home_however_late_the_cabinet_looks(tmp_path, factory):
+    """The switch holds its line low by itself: the selftest's pull-up must not read it high
+    while the simulated cabinet's thread is late (here: it never looks again after start)."""
+    slots = [s for s in sim_config(tmp_path).model_dump()["slots"] if s["id"] in ("A1", "A2")]
+    config = sim_config(tmp_path, dispenser=DISPENSER, buttons=BUTTONS, slots=slots)
+    sim = SimCabinet(config.dispenser, factory, turn_time_s=0.05, poll_s=3600)
+    sim.start()
+    try:
+        rc, text = run(config, pin_factory=factory)
+    finally:
+        sim.stop()
+    assert "GPIO 13 low" in row(text, "dispenser", "home A1"), text
+    assert "GPIO 19 low" in row(text, "dispenser", "home A2"), text
+    assert "GPIO 20 high" in row(text, "dispenser", "drop beam"), text
+    assert rc == 0, text
+
+
 def test_gpio_cabinet_all_ok_and_motor_turns(cabinet, factory):
     config, sim = cabinet
     rc, text = run(config, pin_factory=factory, motor="A2")

@@ -19,6 +19,7 @@ from gpiozero.pins.mock import MockFactory
 from support import SIM_CONFIG, pay, press, restock_all, sim_config, wait_for
 
 from simulator.cabinet import SimCabinet
+from simulator.held_pin import HeldPin
 from vendd.config import Config, load_config
 from vendd.daemon.app import Daemon
 from vendd.events import SetStock
@@ -39,7 +40,7 @@ class Machine:
     """One cabinet (pins, spirals, products) and the daemon of the moment inside it."""
 
     def __init__(self, tmp_path: Path, *, drop_sensor: bool = True) -> None:
-        self.factory = MockFactory()
+        self.factory = MockFactory(pin_class=HeldPin)
         dispenser = BASE | ({} if drop_sensor else {"drop_sensor_pin": None})
         self.config: Config = sim_config(tmp_path, dispenser=dispenser)
         # A long detent at home: however late a busy machine powers the motor off, the cam
