@@ -70,7 +70,8 @@ def _bare_insert(conn: sqlite3.Connection, n: int) -> None:
 
 # The statements a sale's and a coin's append run, written out as plain SQL on the ledger's own
 # schema with no vendd code around them: the floor that the storage design alone sets.
-_SALE_SQL = (
+Statements = tuple[tuple[str, Callable[[int], tuple]], ...]
+_SALE_SQL: Statements = (
     ("UPDATE slots SET stock = stock - 1 WHERE id = ?", lambda seq: ("A1",)),
     ("INSERT INTO sales (seq, day, slot, product, maker, price, payment) "
      "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -78,14 +79,13 @@ _SALE_SQL = (
     ("UPDATE machine SET open_vend = NULL, open_vend_slot = NULL, open_vend_price = NULL, "
      "open_vend_payment = NULL, open_vend_dropped = 0 WHERE id = 1", lambda seq: ()),
 )
-_COIN_SQL = (
+_COIN_SQL: Statements = (
     ("UPDATE machine SET credit = credit + ?, cash_box = cash_box + ? WHERE id = 1",
      lambda seq: (25, 25)),
 )
 
 
-def _sql_alone(conn: sqlite3.Connection, n: int,
-               projection: tuple[tuple[str, Callable[[int], tuple]], ...]) -> None:
+def _sql_alone(conn: sqlite3.Connection, n: int, projection: Statements) -> None:
     conn.execute("BEGIN IMMEDIATE")
     (seq,) = conn.execute("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
     conn.execute("INSERT INTO journal (seq, ts, kind, fields, hash) VALUES (?, ?, ?, ?, ?)",
@@ -112,7 +112,7 @@ def _warm(write: Callable[[int], object], wal: Path) -> None:
 
 
 def append_ratios(tmp: Path, fact: Callable[[int], Fact] = _sale,
-                  sql: tuple = _SALE_SQL) -> tuple[float, float]:
+                  sql: Statements = _SALE_SQL) -> tuple[float, float]:
     """(vendd's append, the same SQL alone) each over the bare insert, medians of rounds that
     take turns so all three see the same disk and load."""
     ledger = _setup_ledger(tmp / "ledger.db", stock=100_000)

@@ -7,18 +7,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import pytest
 from support import sell_monedero
 
 from vendd.commands import Fact
+from vendd.config import SharesConfig
 from vendd.ledger import Ledger
 from vendd.ledger.cash import cash_report
 from vendd.ledger.ledger import open_readonly
 from vendd.ledger.reports import sales_report
 from vendd.ledger.startcheck import check_at_start
+from vendd.ledger.statements import Period, statement
 from vendd.ledger.stock import stock_report
 from vendd.ledger.verify import verify
 from vendd.telemetry.actions import sales_report as request_report
@@ -127,13 +129,29 @@ def test_the_stock_and_cash_reports_match_the_head_they_name(busy_ledger: Path) 
     _read_while_selling(read)
 
 
-def test_a_report_asked_over_mqtt_adds_up_while_the_machine_sells(busy_ledger: Path) -> None:
-    today = datetime.now(UTC).astimezone().date()
+def test_a_statement_s_sales_and_its_money_agree_while_the_machine_sells(
+        busy_ledger: Path) -> None:
+    """Its lines come from the sales table and its money from a pass over the journal: two
+    reads that must see the same sales."""
+    shares = SharesConfig(maker=70, collective=20, museum=10)
 
     def read() -> None:
         db = open_readonly(busy_ledger)
         try:
-            report = request_report(db, date(2000, 1, 1), date(today.year + 1, 1, 1))
+            st = statement(db, Period(None, None), shares, TZ)
+        finally:
+            db.close()
+        assert st.report.gross == st.money.cash_sales
+        assert st.money.cash_in == 350 * _through(busy_ledger, st.stamp.head_seq, "credit")
+
+    _read_while_selling(read)
+
+
+def test_a_report_asked_over_mqtt_adds_up_while_the_machine_sells(busy_ledger: Path) -> None:
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            report = request_report(db, date(2000, 1, 1), date(2999, 12, 31))
         finally:
             db.close()
         assert report["total"] == 350 * report["count"]
