@@ -14,6 +14,7 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory
 
+from simulator.held_pin import HeldPin
 from vendd.config import ButtonsConfig
 
 
@@ -97,5 +98,9 @@ class Hands:
 
     def _level(self, pin: int, high: bool) -> None:
         p = self.factory.pin(pin)
+        if isinstance(p, HeldPin):
+            # A closed contact holds its line at ground whatever pull the daemon switches on
+            # later; an open one is left to the pull.
+            p.held = None if high else False
         if p.function == "input":  # a contact, whatever pull the daemon set
             p.drive_high() if high else p.drive_low()

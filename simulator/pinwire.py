@@ -28,6 +28,8 @@ from typing import Any
 
 from gpiozero.pins.mock import MockFactory, MockPin, PinState
 
+from simulator.held_pin import HeldPin
+
 log = logging.getLogger(__name__)
 
 REPLY_TIMEOUT_S = 10.0
@@ -164,9 +166,10 @@ class RemotePinFactory(MockFactory):
 # --- the cabinet's side -----------------------------------------------------------------------
 
 
-class WatchedPin(MockPin):
+class WatchedPin(HeldPin):
     """A cabinet pin that reports its changes: an input's level to the connected daemon
-    (`factory.on_level`), an output's to the cabinet's contacts (`factory.on_output`)."""
+    (`factory.on_level`), an output's to the cabinet's contacts (`factory.on_output`). A
+    switch or beam the cabinet drives holds its level against the daemon's pull (HeldPin)."""
 
     def _change_state(self, value: bool) -> bool:
         changed: bool = super()._change_state(value)

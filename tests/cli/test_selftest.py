@@ -17,6 +17,8 @@ from support import SIM_CONFIG, sim_config
 
 from simulator.cabinet import SimCabinet
 from simulator.cctalk_peer import SimCctalkAcceptor
+from simulator.held_pin import HeldPin
+from simulator.pinwire import WatchedPin
 from vendd.cli.selftest import selftest
 from vendd.config import Config, load_config
 from vendd.hw.virtual import VirtualDispenser
@@ -104,21 +106,31 @@ def cabinet(tmp_path: Path, factory: MockFactory) -> Iterator[tuple[Config, SimC
     sim.stop()
 
 
-def test_a_closed_home_switch_reads_home_however_late_the_cabinet_looks(tmp_path, factory):
+@pytest.mark.parametrize("pin_class", [HeldPin, WatchedPin], ids=["tests", "vendd-sim"])
+def test_a_closed_home_switch_reads_home_however_late_the_cabinet_looks(tmp_path, pin_class):
     """The switch holds its line low by itself: the selftest's pull-up must not read it high
-    while the simulated cabinet's thread is late (here: it never looks again after start)."""
+    while the simulated cabinet's thread is late (here: it never looks again after start),
+    on the tests' pins and on the pins `vendd-sim selftest` and `vendd-sim demo` give the
+    daemon. The line never moves at all: no edge a callback could take for the switch."""
     slots = [s for s in sim_config(tmp_path).model_dump()["slots"] if s["id"] in ("A1", "A2")]
     config = sim_config(tmp_path, dispenser=DISPENSER, buttons=BUTTONS, slots=slots)
+    factory = MockFactory(pin_class=pin_class)
     sim = SimCabinet(config.dispenser, factory, turn_time_s=0.05, poll_s=3600)
     sim.start()
+    for pin in (13, 19):
+        factory.pin(pin).clear_states()
     try:
         rc, text = run(config, pin_factory=factory)
+        levels = {pin: [s.state for s in factory.pin(pin).states] for pin in (13, 19)}
     finally:
         sim.stop()
+        factory.reset()
+        factory.close()
     assert "GPIO 13 low" in row(text, "dispenser", "home A1"), text
     assert "GPIO 19 low" in row(text, "dispenser", "home A2"), text
     assert "GPIO 20 high" in row(text, "dispenser", "drop beam"), text
     assert rc == 0, text
+    assert levels == {13: [False], 19: [False]}, "a held switch's line moved"
 
 
 def test_gpio_cabinet_all_ok_and_motor_turns(cabinet, factory):
