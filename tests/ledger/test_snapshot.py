@@ -4,20 +4,23 @@ between two of their reads, and the chain head a report names covers exactly its
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from support import sell_monedero
+from support import sell_monedero, wait_for
 
 from vendd.commands import Fact
 from vendd.config import SharesConfig
 from vendd.ledger import Ledger
+from vendd.ledger.against import compare
 from vendd.ledger.cash import cash_report
-from vendd.ledger.ledger import open_readonly
+from vendd.ledger.dex import DexMachine, write_dex
+from vendd.ledger.ledger import open_readonly, read_rows
 from vendd.ledger.reports import sales_report
 from vendd.ledger.startcheck import check_at_start
 from vendd.ledger.statements import Period, statement
@@ -157,5 +160,51 @@ def test_a_report_asked_over_mqtt_adds_up_while_the_machine_sells(busy_ledger: P
         assert report["total"] == 350 * report["count"]
         assert sum(m["count"] for m in report["makers"]) == report["count"]
         assert sum(d["count"] for d in report["days"]) == report["count"]
+
+    _read_while_selling(read)
+
+
+def test_a_dex_file_of_a_ledger_being_written_adds_up_to_the_head_it_names(
+        busy_ledger: Path) -> None:
+    machine = DexMachine("quito-01", "Costureras", "Quito", "USD", 2, "test")
+
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            dex = write_dex(db, machine, TZ, datetime.now(UTC))
+        finally:
+            db.close()
+        sales = _through(busy_ledger, dex.stamp.head_seq, "sale")
+        assert dex.counts.paid_count.init == sales
+        assert dex.counts.paid_value.init == 350 * sales
+        assert f"VA1*{350 * sales}*{sales}*" in dex.text
+
+    _read_while_selling(read)
+
+
+def test_comparing_with_the_hub_beside_the_daemon_finds_only_rows_not_sent_yet(
+        busy_ledger: Path) -> None:
+    """The hub holds the rows the machine had sent; the machine goes on selling meanwhile."""
+    wait_for(lambda: _through(busy_ledger, 10**9, "sale") > 10, what="ten sales journaled")
+    db = open_readonly(busy_ledger)
+    try:
+        sent = read_rows(db, 0, 40)
+    finally:
+        db.close()
+    hub = [json.dumps({"seq": r.seq, "ts": r.ts, "kind": r.kind, "fields": r.fields,
+                       "hash": r.hash}) for r in sent]
+
+    def read() -> None:
+        db = open_readonly(busy_ledger)
+        try:
+            result = compare(db, iter(hub), "hub.jsonl")
+        finally:
+            db.close()
+        assert result.ok, result.difference
+        assert result.hub_rows == len(sent)
+        assert result.ahead is not None
+        assert result.ahead.startswith(f"rows {sent[-1].seq + 1}..")
+        last = int(result.ahead.split("..")[1].split()[0])
+        assert result.local_rows == last  # every row up to the one it names, none skipped
 
     _read_while_selling(read)
