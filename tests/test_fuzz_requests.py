@@ -283,6 +283,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Feed, Path]
     daemon.wait_ready()
     feed = Feed(broker.port, PREFIX, MACHINE)
     try:
+        # The daemon subscribes before it says `online` on the same connection: a request sent
+        # before that would reach no one (a busy machine connects after it is ready).
+        wait_until(lambda: "online" in feed.statuses, 15, "the daemon to be online")
         rid = uuid.uuid4().hex
         feed.request("ping", {"request_id": rid})
         wait_until(lambda: rid in feed.responses, 15, "the daemon to answer requests")

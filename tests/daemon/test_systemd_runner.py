@@ -144,7 +144,9 @@ def test_sigterm_mid_turn_lets_the_motor_finish(spawn):
     ready = [i for i, g in enumerate(grams) if g.startswith("READY=1\nSTATUS=idle")]
     stopping = [i for i, g in enumerate(grams) if g.startswith("STOPPING=1")]
     assert len(ready) == 1 and len(stopping) == 1 and ready[0] < stopping[0], grams
-    assert any("vending A3" in g for g in grams[ready[0]:stopping[0]]), grams
+    # `systemctl status` showed the vend. The loop sends STATUS= on its next turn, which on a
+    # busy machine can come after the signal handler's STOPPING=1: no order between them.
+    assert any("vending A3" in g for g in grams[ready[0]:]), grams
 
 
 def test_motor_still_turning_after_the_grace_is_stopped_and_journaled(spawn):

@@ -18,6 +18,8 @@ from vendd.ledger.db import connect
 from vendd.ledger.journal import GENESIS, JournalRow, canonical, chain_hash, row_from_db, utc_now
 from vendd.ledger.schema import migrate
 
+WRITE_WAIT_S = 10.0  # how long a journal write waits for another writer (see Ledger)
+
 
 @dataclass(frozen=True)
 class SlotRecord:
@@ -59,7 +61,10 @@ class Ledger:
         self.path = Path(path)
         self.tz = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         self._clock = clock
-        self.db: sqlite_utils.Database = connect(self.path)
+        # A sale waits out a disk that stalls another writer (the relay storing its position,
+        # `vendd export-dex --reset`) rather than stop the machine; well inside systemd's
+        # WatchdogSec (15 s), which a controller stuck longer ends anyway.
+        self.db: sqlite_utils.Database = connect(self.path, busy_s=WRITE_WAIT_S)
         migrate(self.db)
         self._seq, self._hash = self._read_head()
 
