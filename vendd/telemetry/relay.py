@@ -41,7 +41,10 @@ log = logging.getLogger(__name__)
 
 RELAY_NAME = "mqtt"
 IDLE_S = 0.5  # how often an idle relay looks at the connection and the stop flag
-ACK_LINGER_S = 0.002
+# Draining a backlog (a full batch out), the relay waits this long for PUBACKs to gather: fewer
+# wake-ups leave paho's network thread the interpreter (measured: 0.002 s drained 10,000 rows
+# at 0.71 of a bare paho loop's speed, 0.02 s at 0.81). A single sale is never held by it.
+ACK_LINGER_S = 0.02
 RETRY_MIN_S = 1.0  # first re-send of refused rows; doubles up to RETRY_MAX_S
 RETRY_MAX_S = 60.0
 RESTART_MIN_S = 1.0  # first restart after the thread failed; doubles up to RESTART_MAX_S
