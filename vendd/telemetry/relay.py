@@ -209,9 +209,9 @@ class Relay(Worker):
             log.info("relay resumes after seq %d", self._acked)
             self.ready.set()
             while True:
-                # Read before the journal is: rows journaled before the stop was asked are
-                # then published in this pass, even when the stop and their wake-ups came
-                # together while this thread waited (a busy machine).
+                # The stop request is read before the journal: rows journaled before the stop
+                # was asked are then published in this pass, even when the stop and their
+                # wake-ups came together while this thread waited (a busy machine).
                 stopping = self._stop_deadline is not None
                 more = self._connected.is_set() and self._publish_some(db)
                 if self._connected.is_set():
