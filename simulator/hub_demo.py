@@ -34,6 +34,7 @@ from vendd.hub.store import StoreError
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINES = [("quito-01", 11), ("quito-02", 12), ("cuenca-01", 13)]
+STOP_GRACE_S = 60.0  # a stopping machine gets this long before it is killed
 WEB_PORT = 8470
 DEMO_PASSWORD = "tejer-juntas"
 
@@ -74,6 +75,23 @@ def start_machine(folder: Path, machine: str, seed: int, port: int) -> subproces
         log.close()
 
 
+def stop_machine(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as systemd stops a machine, then `reap`."""
+    proc.terminate()
+    reap(proc)
+
+
+def reap(proc: subprocess.Popen[bytes]) -> None:
+    """Wait for a stopping machine; SIGKILL if it has not gone after STOP_GRACE_S. A clean stop
+    lets a turning motor finish and drains the feed, which on a busy computer can take a
+    while: giving up early would leave the demo without its machine."""
+    try:
+        proc.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _online_at_hub(url: str, machine: str) -> bool:
     engine = sa.create_engine(url)
     try:
@@ -108,8 +126,7 @@ def offline_and_back(folder: Path, sims: list[subprocess.Popen[bytes]], port: in
             return
     if stop.wait(after):
         return
-    sims[-1].terminate()
-    sims[-1].wait(20)
+    stop_machine(sims[-1])
     print(f"demo: {machine} stopped for {lasting:.0f} s", flush=True)
     if stop.wait(lasting):
         return
@@ -199,10 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for proc in sims:
                 proc.terminate()
             for proc in sims:
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                reap(proc)
     if args.seconds is not None or args.until is not None:
         store = open_store(hub)
         try:
