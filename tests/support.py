@@ -88,6 +88,19 @@ def press(daemon: Daemon, slot: str) -> None:
     buttons.press(slot)
 
 
+def stocked_ledger(path: Path, stock: int, tz: str | None = None) -> Ledger:
+    """A ledger with Rosa's monedero in slot A1 at 3.50, `stock` of them loaded."""
+    ledger = Ledger(path) if tz is None else Ledger(path, tz)
+    ledger.append([
+        Fact("maker_added", {"maker": "rosa", "name": "Rosa"}),
+        Fact("slot_configured", {"slot": "A1", "product": "Monedero", "maker": "rosa",
+                                 "price": 350, "capacity": stock, "by": "config"}),
+        Fact("stock_set", {"slot": "A1", "before": 0, "after": stock, "reason": "restock",
+                           "by": "rosa"}),
+    ])
+    return ledger
+
+
 def sell_monedero(ledger: Ledger, vend: int, coins: list[int]) -> None:
     """Journal a cash sale of Rosa's 3.50 monedero from slot A1, paid with `coins` (cents)."""
     ledger.append([Fact("credit", {"device": "coin", "amount": c, "label": f"{c}c"})

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import sell_monedero
+from support import sell_monedero, stocked_ledger
 
 from vendd.commands import Fact
 from vendd.errors import LedgerError
@@ -20,15 +20,7 @@ TZ = "America/Guayaquil"
 
 
 def _stocked(path: Path) -> Ledger:
-    ledger = Ledger(path, TZ)
-    ledger.append([
-        Fact("maker_added", {"maker": "rosa", "name": "Rosa"}),
-        Fact("slot_configured", {"slot": "A1", "product": "Monedero", "maker": "rosa",
-                                 "price": 350, "capacity": 8, "by": "config"}),
-        Fact("stock_set", {"slot": "A1", "before": 0, "after": 8, "reason": "restock",
-                           "by": "rosa"}),
-    ])
-    return ledger
+    return stocked_ledger(path, 8, TZ)
 
 
 def _sell(ledger: Ledger, vend: int) -> None:

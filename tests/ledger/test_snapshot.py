@@ -12,11 +12,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from support import sell_monedero, wait_for
+from support import sell_monedero, stocked_ledger, wait_for
 
-from vendd.commands import Fact
 from vendd.config import SharesConfig
-from vendd.ledger import Ledger
 from vendd.ledger.against import compare
 from vendd.ledger.cash import cash_report
 from vendd.ledger.dex import DexMachine, write_dex
@@ -37,14 +35,7 @@ READS = 15
 def busy_ledger(tmp_path: Path) -> Iterator[Path]:
     """A ledger with a writer selling from it until the test ends."""
     path = tmp_path / "vendd.db"
-    ledger = Ledger(path, TZ)
-    ledger.append([
-        Fact("maker_added", {"maker": "rosa", "name": "Rosa"}),
-        Fact("slot_configured", {"slot": "A1", "product": "Monedero", "maker": "rosa",
-                                 "price": 350, "capacity": LOADED, "by": "config"}),
-        Fact("stock_set", {"slot": "A1", "before": 0, "after": LOADED, "reason": "restock",
-                           "by": "rosa"}),
-    ])
+    ledger = stocked_ledger(path, LOADED, TZ)
     sell_monedero(ledger, 1, [350])
     stop = threading.Event()
     cycles = [1]

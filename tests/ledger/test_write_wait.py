@@ -8,10 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import sell_monedero
+from support import sell_monedero, stocked_ledger
 
-from vendd.commands import Fact
-from vendd.ledger import Ledger
 from vendd.ledger.ledger import WRITE_WAIT_S
 
 HOLD_S = 7.0  # longer than SQLite's usual 5 s, well inside the ledger's wait
@@ -28,15 +26,8 @@ conn.execute("COMMIT")
 def test_a_sale_waits_for_another_writer_and_is_journaled(tmp_path: Path) -> None:
     assert HOLD_S < WRITE_WAIT_S
     path = tmp_path / "vendd.db"
-    ledger = Ledger(path)
+    ledger = stocked_ledger(path, 5)
     try:
-        ledger.append([
-            Fact("maker_added", {"maker": "rosa", "name": "Rosa"}),
-            Fact("slot_configured", {"slot": "A1", "product": "Monedero", "maker": "rosa",
-                                     "price": 350, "capacity": 5, "by": "config"}),
-            Fact("stock_set", {"slot": "A1", "before": 0, "after": 5, "reason": "restock",
-                               "by": "rosa"}),
-        ])
         holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(HOLD_S)],
                                   stdout=subprocess.PIPE, text=True)
         assert holder.stdout is not None
